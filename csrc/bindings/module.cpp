@@ -1,0 +1,10 @@
+// pytransformer._core: the C++ half of pytransformer. Python code should use the public package
+// (pytransformer, pytransformer.ops), which checks and converts arguments before calling here.
+#include "bindings/register.h"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pytransformer C++ kernels (private: use pytransformer.ops)";
+  pt::bindings::register_runtime(m);
+  pt::bindings::register_ops(m);
+  pt::bindings::register_linear(m);
+}

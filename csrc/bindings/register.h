@@ -1,0 +1,10 @@
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace pt::bindings {
+
+void register_runtime(pybind11::module_& m);
+void register_ops(pybind11::module_& m);
+void register_linear(pybind11::module_& m);
+
+}  // namespace pt::bindings

@@ -1,0 +1,62 @@
+// Transcendental functions written once over a vector type V (see vec_*.h). Accuracy is a few
+// ulp over the ranges the activations and softmax use; tests check them against libm.
+#pragma once
+
+namespace pt::kernels::PT_ISA_NS {
+
+// e^x. Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial for e^r
+// (Cephes expf coefficients). x is clamped so that e^x is finite: below -88 the result is
+// exactly 0 (2^-127 underflows to zero in pow2i), above 88.37 it saturates near FLT_MAX.
+template <class V>
+inline typename V::reg exp(typename V::reg x) {
+  x = V::min(V::max(x, V::set1(-88.0f)), V::set1(88.37f));
+  const auto n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  auto r = V::fma(n, V::set1(-0.693359375f), x);  // ln2 split hi/lo for an exact reduction
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  auto p = V::set1(1.9875691500e-4f);
+  p = V::fma(p, r, V::set1(1.3981999507e-3f));
+  p = V::fma(p, r, V::set1(8.3334519073e-3f));
+  p = V::fma(p, r, V::set1(4.1665795894e-2f));
+  p = V::fma(p, r, V::set1(1.6666665459e-1f));
+  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
+  return V::mul(p, V::pow2i(n));
+}
+
+// erf(x) as an odd rational minimax approximation on [-4, 4] (erf is +-1 to fp32 precision
+// beyond). Coefficients are Eigen's generic_fast_erf_float.
+template <class V>
+inline typename V::reg erf(typename V::reg x) {
+  x = V::min(V::max(x, V::set1(-4.0f)), V::set1(4.0f));
+  const auto x2 = V::mul(x, x);
+  auto p = V::set1(-2.72614225801306e-10f);
+  p = V::fma(p, x2, V::set1(2.77068142495902e-08f));
+  p = V::fma(p, x2, V::set1(-2.10102402082508e-06f));
+  p = V::fma(p, x2, V::set1(-5.69250639462346e-05f));
+  p = V::fma(p, x2, V::set1(-7.34990630326855e-04f));
+  p = V::fma(p, x2, V::set1(-2.95459980854025e-03f));
+  p = V::fma(p, x2, V::set1(-1.60960333262415e-02f));
+  p = V::mul(p, x);
+  auto q = V::set1(-1.45660718464996e-05f);
+  q = V::fma(q, x2, V::set1(-2.13374055278905e-04f));
+  q = V::fma(q, x2, V::set1(-1.68282697438203e-03f));
+  q = V::fma(q, x2, V::set1(-7.37332916720468e-03f));
+  q = V::fma(q, x2, V::set1(-1.42647390514189e-02f));
+  return V::div(p, q);
+}
+
+// tanh(x) = 1 - 2 / (e^{2x} + 1): saturates cleanly to +-1 because exp is clamped.
+template <class V>
+inline typename V::reg tanh(typename V::reg x) {
+  const auto e = exp<V>(V::add(x, x));
+  return V::sub(V::set1(1.0f), V::div(V::set1(2.0f), V::add(e, V::set1(1.0f))));
+}
+
+// 1 / (1 + e^{-x})
+template <class V>
+inline typename V::reg sigmoid(typename V::reg x) {
+  const auto e = exp<V>(V::sub(V::zero(), x));
+  return V::div(V::set1(1.0f), V::add(e, V::set1(1.0f)));
+}
+
+}  // namespace pt::kernels::PT_ISA_NS

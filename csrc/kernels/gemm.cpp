@@ -1,0 +1,183 @@
+// GEMM for Linear layers: c[M, N] = act(a[M, K] @ w^T + bias) + residual, w given as [N, K].
+// M = tokens, N = output features, K = input features.
+//
+// BLIS structure. The weight is packed once (at load) into panels of NR columns, each panel
+// [K][NR] contiguous. At run time, for each block of MC rows and KC depth, the rows of `a` are
+// packed into micro-panels [KC][MR]; the micro-kernel then multiplies an MR x KC micro-panel of
+// a (from L2) by a KC x NR micro-panel of w (kept in L1 while all the row micro-panels of the
+// block go past it) into MR x NR accumulators held in registers. Bias, activation and residual
+// are applied while the tile is still in registers, on the last KC block.
+//
+// Threads split the rows; when M is small (decode: M = 1..8) they split the weight's panels
+// instead, so each weight is streamed from memory once per call whatever the thread count.
+#include <utility>
+
+#include "cpu/threading.h"
+#include "kernels/activation_math.h"
+#include "kernels/kernels.h"
+
+namespace pt::kernels::PT_ISA_NS {
+namespace {
+
+using V = Vec;
+using reg = V::reg;
+constexpr int W = V::width;
+
+// Register tile: MR rows x NV vectors. MR * NV accumulators + NV weight vectors + 1 broadcast
+// must fit the register file (32 zmm for AVX-512, 16 ymm for AVX2).
+constexpr int MR = W == 16 ? 12 : W == 8 ? 6 : 4;
+constexpr int NV = W == 1 ? 4 : 2;
+constexpr int NR = NV * W;
+constexpr int64_t KC = 256;  // KC x NR weights = 32 KiB (AVX-512): stays in L1 across an MC block
+constexpr int64_t MC = MR * 16;
+
+struct Epilogue {
+  const float* bias;      // at column 0 of this tile, or null
+  const float* residual;  // at (row 0, column 0) of this tile, or null
+  int64_t ld_residual;
+};
+
+// c[M x n_valid] (+)= a_panel [kc][MR] @ w_panel [kc][NR]; on the last depth block the epilogue
+// runs on the registers. M <= MR is a template parameter so a short last block keeps its
+// accumulators in registers too.
+template <Activation A, int M>
+void micro_kernel(int64_t kc, const float* a, const float* w, float* c, int64_t ldc, int n_valid,
+                  bool accumulate, bool last, const Epilogue& ep) {
+  reg acc[M][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
+
+  for (int64_t p = 0; p < kc; ++p) {
+    reg wv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) wv[j] = V::load(w + p * NR + j * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < M; ++r) {
+      const reg av = V::set1(a[p * MR + r]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
+    }
+  }
+
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) {
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      const int col = j * W;
+      const int n = n_valid - col < W ? n_valid - col : W;
+      if (n <= 0) break;
+      float* dst = c + r * ldc + col;
+      reg v = acc[r][j];
+      if (accumulate) v = V::add(v, V::load_partial(dst, n));
+      if (last) {
+        if (ep.bias) v = V::add(v, V::load_partial(ep.bias + col, n));
+        v = activate<A>(v);
+        if (ep.residual) v = V::add(v, V::load_partial(ep.residual + r * ep.ld_residual + col, n));
+      }
+      V::store_partial(dst, v, n);
+    }
+  }
+}
+
+template <Activation A>
+using MicroKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, bool,
+                             bool, const Epilogue&);
+
+template <Activation A, int... Ms>
+constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...>) {
+  constexpr MicroKernel<A> table[] = {&micro_kernel<A, Ms + 1>...};
+  return table[m - 1];
+}
+
+// dst [ceil(mc / MR)][kc][MR] <- a [mc][kc] (row stride lda). Rows past mc are left unwritten:
+// the micro-kernel for a short block never reads them.
+void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    const int64_t rows = mc - i0 < MR ? mc - i0 : MR;
+    float* panel = dst + i0 * kc;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = a + (i0 + r) * lda;
+      for (int64_t p = 0; p < kc; ++p) panel[p * MR + r] = src[p];
+    }
+  }
+}
+
+template <Activation A>
+void gemm_impl(const float* a, int64_t lda, const float* packed_w, const float* bias,
+               const float* residual, int64_t ld_residual, float* c, int64_t ldc, int64_t m,
+               int64_t n, int64_t k) {
+  const int64_t panels = (n + NR - 1) / NR;
+  const int64_t row_blocks = (m + MC - 1) / MC;
+  const int threads = num_threads();
+  // Enough independent tasks for every thread: split the panels when there are few row blocks.
+  int64_t panel_splits = 1;
+  if (row_blocks < 4 * threads) {
+    panel_splits = (4 * threads + row_blocks - 1) / row_blocks;
+    if (panel_splits > panels) panel_splits = panels;
+  }
+  const int64_t panels_per_split = (panels + panel_splits - 1) / panel_splits;
+  const int64_t tasks = row_blocks * panel_splits;
+  const bool parallel = 2.0 * m * n * k >= 2e5 && threads > 1;
+
+#pragma omp parallel for num_threads(threads) if (parallel) schedule(static)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t row0 = (task / panel_splits) * MC;
+    const int64_t mc = m - row0 < MC ? m - row0 : MC;
+    const int64_t panel_begin = (task % panel_splits) * panels_per_split;
+    const int64_t panel_end =
+        panel_begin + panels_per_split < panels ? panel_begin + panels_per_split : panels;
+    if (panel_begin >= panel_end) continue;
+    float* a_packed = thread_scratch(1, MC * KC);
+
+    for (int64_t k0 = 0; k0 < k; k0 += KC) {
+      const int64_t kc = k - k0 < KC ? k - k0 : KC;
+      const bool last = k0 + kc == k;
+      pack_a(a + row0 * lda + k0, lda, mc, kc, a_packed);
+      for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+        const int64_t col0 = panel * NR;
+        const int n_valid = static_cast<int>(n - col0 < NR ? n - col0 : NR);
+        const float* w = packed_w + panel * k * NR + k0 * NR;
+        for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+          const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
+          const int64_t row = row0 + i0;
+          const Epilogue ep{bias ? bias + col0 : nullptr,
+                            residual ? residual + row * ld_residual + col0 : nullptr, ld_residual};
+          kernel_for_rows<A>(rows, std::make_integer_sequence<int, MR>{})(
+              kc, a_packed + i0 * kc, w, c + row * ldc + col0, ldc, n_valid, k0 > 0, last, ep);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int64_t gemm_packed_size(int64_t n, int64_t k) { return (n + NR - 1) / NR * NR * k; }
+
+void gemm_pack(const float* w, int64_t n, int64_t k, float* packed) {
+  const int64_t panels = (n + NR - 1) / NR;
+#pragma omp parallel for num_threads(num_threads()) if (n * k >= (1 << 16)) schedule(static)
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    float* dst = packed + panel * k * NR;
+    for (int64_t p = 0; p < k; ++p) {
+      for (int j = 0; j < NR; ++j) {
+        const int64_t col = panel * NR + j;
+        dst[p * NR + j] = col < n ? w[col * k + p] : 0.0f;
+      }
+    }
+  }
+}
+
+void gemm(const float* a, int64_t lda, const float* packed_w, const float* bias,
+          const float* residual, int64_t ld_residual, float* c, int64_t ldc, int64_t m, int64_t n,
+          int64_t k, Activation act) {
+  if (m == 0 || n == 0) return;
+  with_activation(act, [&](auto a_tag) {
+    gemm_impl<decltype(a_tag)::value>(a, lda, packed_w, bias, residual, ld_residual, c, ldc, m,
+                                      n, k);
+  });
+}
+
+}  // namespace pt::kernels::PT_ISA_NS

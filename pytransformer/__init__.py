@@ -1,0 +1,66 @@
+"""pytransformer: fast Transformer inference on CPUs, from Python.
+
+The hot path is C++ (``pytransformer._core``): SIMD kernels for AVX-512, AVX2 and a portable
+scalar path, chosen at import for the CPU at hand, threaded with OpenMP. This package is the
+Python face of it: :mod:`pytransformer.ops` (the functional API), :mod:`pytransformer.reference`
+(the same ops in plain NumPy, the oracle of the tests and baseline of the benchmarks).
+
+Environment variables read at import:
+  PYTRANSFORMER_ISA   force "avx512", "avx2" or "scalar" (an ISA the CPU lacks is an ImportError)
+  OMP_NUM_THREADS     default thread count (see set_num_threads)
+"""
+
+import os as _os
+
+from . import _core
+
+__version__ = "0.1.0"
+
+
+def _apply_isa_from_environment() -> None:
+    requested = _os.environ.get("PYTRANSFORMER_ISA", "").strip().lower()
+    if not requested:
+        return
+    try:
+        _core.set_isa(requested)
+    except (ValueError, RuntimeError) as error:
+        raise ImportError(f"PYTRANSFORMER_ISA={requested!r}: {error}") from None
+
+
+_apply_isa_from_environment()
+
+
+def cpu_isa() -> str:
+    """The instruction set the kernels run with: ``"avx512"``, ``"avx2"`` or ``"scalar"``."""
+    return _core.cpu_isa()
+
+
+def supported_isas() -> list:
+    """The instruction sets this CPU can run, best first (``"scalar"`` always last)."""
+    return list(_core.supported_isas())
+
+
+def get_num_threads() -> int:
+    """Threads each kernel uses (default: ``OMP_NUM_THREADS``, else the number of cores)."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in every later kernel call, from any Python thread."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n: expected at least 1 thread, got {n}")
+    _core.set_num_threads(n)
+
+
+from . import ops, reference  # noqa: E402  (after the ISA is chosen)
+
+__all__ = [
+    "cpu_isa",
+    "get_num_threads",
+    "ops",
+    "reference",
+    "set_num_threads",
+    "supported_isas",
+]

@@ -1,0 +1,67 @@
+"""Argument conversion at the Python boundary, shared by the public API.
+
+The rules (documented in README "Input rules"):
+- Float inputs may be any real floating dtype; float16/float64 are converted to float32, which is
+  what every kernel computes in. Integer, bool, complex and object arrays raise TypeError.
+- Token ids and positions may be any integer dtype (converted to int64); anything else raises
+  TypeError.
+- Masks must be bool arrays.
+- Non-contiguous arrays are accepted and copied to C order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _asarray(value, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except Exception as error:  # ragged lists and the like
+        raise TypeError(f"{name}: expected an array, got {type(value).__name__} ({error})") from None
+
+
+def floats(value, name: str) -> np.ndarray:
+    """``value`` as a C-contiguous float32 array."""
+    array = _asarray(value, name)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating-point array, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def optional_floats(value, name: str):
+    return None if value is None else floats(value, name)
+
+
+def integers(value, name: str) -> np.ndarray:
+    """``value`` as a C-contiguous int64 array."""
+    array = _asarray(value, name)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{name}: expected an integer array, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def mask(value, name: str) -> np.ndarray:
+    array = _asarray(value, name)
+    if array.dtype != np.bool_:
+        raise TypeError(f"{name}: expected a bool array, got dtype {array.dtype}")
+    return np.ascontiguousarray(array)
+
+
+def rank(array: np.ndarray, name: str, expected: int, layout: str) -> None:
+    if array.ndim != expected:
+        raise ValueError(f"{name}: expected a {expected}-D array {layout}, got shape {array.shape}")
+
+
+def positive_int(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value}")
+    return int(value)
+
+
+def real(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    return float(value)
