@@ -55,8 +55,15 @@ def set_num_threads(n: int) -> None:
 
 
 from . import ops, reference  # noqa: E402  (after the ISA is chosen)
+from .api import load, save  # noqa: E402
+from .config import ModelConfig  # noqa: E402
+from .sentence import SentenceEncoder  # noqa: E402
 
 __all__ = [
+    "ModelConfig",
+    "SentenceEncoder",
+    "load",
+    "save",
     "cpu_isa",
     "get_num_threads",
     "ops",

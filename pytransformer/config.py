@@ -1,0 +1,97 @@
+"""One dataclass that describes every supported architecture by its choices, not its name.
+
+A BERT, the 2017 paper's Transformer, GPT-2 or LLaMA are each a point in this space: which
+stack (encoder / decoder / both), where the norm sits (post-LN as in the paper and BERT, pre-LN
+as in GPT-2 and LLaMA), which norm, activation and positions, and a few flags. The model layer
+reads only this, never a model_type string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Optional
+
+KINDS = ("encoder", "decoder", "encoder-decoder")
+NORMS = ("layer_norm", "rms_norm")
+NORM_POSITIONS = ("post", "pre")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu")
+POSITIONS = ("learned", "sinusoidal", "rotary", "none")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    kind: str
+    num_layers: int
+    d_model: int
+    num_heads: int
+    ffn_dim: int
+    vocab_size: int
+    num_kv_heads: Optional[int] = None  # grouped-query attention; None = num_heads
+    num_decoder_layers: Optional[int] = None  # encoder-decoder only; None = num_layers
+    norm: str = "layer_norm"
+    norm_position: str = "post"
+    norm_eps: float = 1e-5
+    activation: str = "relu"
+    positions: str = "learned"
+    max_positions: int = 512
+    rope_base: float = 10000.0
+    embedding_scale: float = 1.0  # sqrt(d_model) in the 2017 paper and Marian
+    type_vocab_size: int = 0  # token type (segment) embeddings, BERT: 2
+    embedding_norm: bool = False  # a norm right after the embeddings (BERT)
+    final_norm: bool = False  # a norm after the last layer (pre-LN models)
+    attention_bias: bool = True
+    ffn_bias: bool = True
+    tie_word_embeddings: bool = True  # decoders: the output projection is the token embedding
+    final_logits_bias: bool = False
+    pad_token_id: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.num_heads
+
+    @property
+    def kv_heads(self) -> int:
+        return self.num_kv_heads or self.num_heads
+
+    def validate(self) -> None:
+        for field, allowed in (("kind", KINDS), ("norm", NORMS), ("norm_position", NORM_POSITIONS),
+                               ("activation", ACTIVATIONS), ("positions", POSITIONS)):
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(f"config.{field}: {value!r} is not supported; supported: "
+                                 f"{', '.join(allowed)}")
+        for field in ("num_layers", "d_model", "num_heads", "ffn_dim", "vocab_size"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"config.{field}: expected a positive int, got {value!r}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"config: num_heads={self.num_heads} does not divide "
+                             f"d_model={self.d_model}")
+        if self.num_heads % self.kv_heads:
+            raise ValueError(f"config: num_kv_heads={self.kv_heads} does not divide "
+                             f"num_heads={self.num_heads}")
+        if self.positions == "rotary" and self.head_dim % 2:
+            raise ValueError(f"config: rotary positions need an even head_dim, got {self.head_dim}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"format": "pytransformer", **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known - {"format"})
+        if unknown:
+            raise ValueError(f"config: unknown fields {unknown}; known: {sorted(known)}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.name not in data)
+        if missing:
+            raise ValueError(f"config: missing required fields {missing}")
+        return cls(**{k: v for k, v in data.items() if k != "format"})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
