@@ -6,22 +6,22 @@ from typing import Union
 
 from . import weights
 from .config import ModelConfig
-from .models import Encoder
+from .models import Decoder, Encoder, EncoderDecoder
 
 COMPUTE_TYPES = ("float32",)
 
 
-def load(path, compute_type: str = "float32") -> Encoder:
+_MODELS = {"encoder": Encoder, "decoder": Decoder, "encoder-decoder": EncoderDecoder}
+
+
+def load(path, compute_type: str = "float32"):
     """Load a checkpoint folder (ours, or a Hugging Face one of a supported model_type) and build
-    its model, weights packed once. Encoders are supported so far; decoders and
-    encoder-decoders raise ValueError."""
+    its model (Encoder, Decoder or EncoderDecoder), weights packed once."""
     if compute_type not in COMPUTE_TYPES:
         raise ValueError(f"compute_type: {compute_type!r} is not supported; supported: "
                          f"{', '.join(COMPUTE_TYPES)}")
     config, tensors = weights.load(path)
-    if config.kind == "encoder":
-        return Encoder(config, tensors)
-    raise ValueError(f"config.kind: {config.kind!r} models are not supported yet; supported: encoder")
+    return _MODELS[config.kind](config, tensors)
 
 
 def save(config: ModelConfig, tensors: Union[dict, None], path) -> None:

@@ -7,90 +7,91 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _checks, _core
+from .. import _checks
 from ..config import ModelConfig
 from ..weights import Tensors
-from .layers import FeedForward, Norm, SelfAttention
+from .embeddings import Embeddings
+from .layers import Attention, FeedForward, Norm
 
 
 class EncoderLayer:
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
         self.pre_norm = config.norm_position == "pre"
-        self.attention = SelfAttention(config, tensors, name + ".attn")
+        self.attention = Attention(config, tensors, name + ".attn")
         self.attn_norm = Norm(config, tensors, name + ".attn_norm")
         self.ffn = FeedForward(config, tensors, name + ".ffn")
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
 
-    def __call__(self, h: np.ndarray, key_padding_mask: Optional[np.ndarray]) -> np.ndarray:
+    def __call__(self, h: np.ndarray, key_padding_mask, positions) -> np.ndarray:
         if self.pre_norm:  # h + Attn(LN(h)), then + FFN(LN(.))
-            h = self.attention(self.attn_norm(h), key_padding_mask, residual=h)
-            return self.ffn(self.ffn_norm(h), residual=h)
+            h = self.attention(self.attn_norm(h), h, key_padding_mask=key_padding_mask,
+                               positions=positions)
+            return self.ffn(self.ffn_norm(h), h)
         # post-LN: LN(h + Attn(h)), then LN(. + FFN(.))
-        h = self.attn_norm(self.attention(h, key_padding_mask, residual=h))
-        return self.ffn_norm(self.ffn(h, residual=h))
+        h = self.attn_norm(self.attention(h, h, key_padding_mask=key_padding_mask,
+                                          positions=positions))
+        return self.ffn_norm(self.ffn(h, h))
+
+
+class EncoderStack:
+    """Embeddings, the layers, the optional final norm. Shared by Encoder and EncoderDecoder."""
+
+    def __init__(self, config: ModelConfig, tensors: Tensors):
+        self.config = config
+        self.embeddings = Embeddings(config, tensors, "embed")
+        self.layers = [EncoderLayer(config, tensors, f"encoder.{i}") for i in range(config.num_layers)]
+        self.final_norm = Norm(config, tensors, "encoder.final_norm") if config.final_norm else None
+
+    def __call__(self, ids: np.ndarray, key_padding_mask, token_type_ids=None) -> np.ndarray:
+        B, T = ids.shape
+        positions = np.arange(T, dtype=np.int64)
+        limit = self.embeddings.max_positions
+        if limit is not None and T > limit:
+            raise ValueError(f"input_ids: sequence length {T} exceeds the model's {limit} positions")
+        h = self.embeddings(ids, np.broadcast_to(positions, (B, T)).copy(), token_type_ids)
+        for layer in self.layers:
+            h = layer(h, key_padding_mask, positions)
+        return self.final_norm(h) if self.final_norm is not None else h
+
+
+def key_padding_mask(attention_mask, shape) -> Optional[np.ndarray]:
+    """Hugging Face's attention_mask (1 = token, 0 = padding) as the kernels' key padding mask
+    (True = ignore)."""
+    if attention_mask is None:
+        return None
+    mask = np.asarray(attention_mask)
+    if mask.dtype != np.bool_:
+        mask = _checks.integers(mask, "attention_mask")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"attention_mask: expected shape {tuple(shape)}, got {mask.shape}")
+    return np.ascontiguousarray(mask == 0)
+
+
+def token_ids(value, name: str, vocab_size: int) -> np.ndarray:
+    ids = _checks.integers(value, name)
+    _checks.rank(ids, name, 2, "[B, T]")
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        bad = ids[(ids < 0) | (ids >= vocab_size)][0]
+        raise ValueError(f"{name}: token id {bad} is outside the vocabulary [0, {vocab_size})")
+    return ids
 
 
 class Encoder:
-    """An encoder stack built from a config and canonical tensors (see pytransformer.weights)."""
+    """An encoder built from a config and canonical tensors (see pytransformer.weights)."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors):
         if config.kind != "encoder":
             raise ValueError(f"config.kind: Encoder needs 'encoder', got {config.kind!r}")
-        if config.positions not in ("learned", "sinusoidal", "none"):
-            raise ValueError(f"config.positions: {config.positions!r} is not supported by "
-                             "encoders; supported: learned, sinusoidal, none")
         self.config = config
-        self.tokens = np.ascontiguousarray(tensors["embed.tokens"], dtype=np.float32)
-        if config.positions == "learned":
-            self.positions = np.ascontiguousarray(tensors["embed.positions"], dtype=np.float32)
-        elif config.positions == "sinusoidal":
-            self.positions = _core.sinusoidal_positions(config.max_positions, config.d_model)
-        else:
-            self.positions = None
-        self.token_types = (np.ascontiguousarray(tensors["embed.token_types"], dtype=np.float32)
-                            if config.type_vocab_size else None)
-        self.embed_norm = Norm(config, tensors, "embed.norm") if config.embedding_norm else None
-        self.layers = [EncoderLayer(config, tensors, f"encoder.{i}") for i in range(config.num_layers)]
-        self.final_norm = Norm(config, tensors, "encoder.final_norm") if config.final_norm else None
+        self.stack = EncoderStack(config, tensors)
 
     def encode(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
         """Last hidden states [B, T, d_model] of input_ids [B, T]. attention_mask [B, T]
         follows Hugging Face: 1 = token, 0 = padding (padded positions' outputs are computed
         but never attended to)."""
-        ids = _checks.integers(input_ids, "input_ids")
-        _checks.rank(ids, "input_ids", 2, "[B, T]")
-        B, T = ids.shape
-        if self.positions is not None and T > self.positions.shape[0]:
-            raise ValueError(f"input_ids: sequence length {T} exceeds the model's "
-                             f"{self.positions.shape[0]} positions")
-        key_padding_mask = None
-        if attention_mask is not None:
-            mask = _checks.integers(attention_mask, "attention_mask") if np.asarray(
-                attention_mask).dtype != np.bool_ else np.asarray(attention_mask)
-            if mask.shape != (B, T):
-                raise ValueError(f"attention_mask: expected shape {(B, T)}, got {mask.shape}")
-            key_padding_mask = np.ascontiguousarray(mask == 0)
-        h = _core.embedding(ids, self.tokens, float(self.config.embedding_scale))
-        extra = self._position_and_type(B, T, token_type_ids)
-        if self.embed_norm is not None:
-            h = self.embed_norm(h, extra)
-        elif extra is not None:
-            h += extra
-        for layer in self.layers:
-            h = layer(h, key_padding_mask)
-        return self.final_norm(h) if self.final_norm is not None else h
-
-    def _position_and_type(self, B: int, T: int, token_type_ids) -> Optional[np.ndarray]:
-        extra = None
-        if self.positions is not None:
-            extra = np.broadcast_to(self.positions[:T], (B, T, self.config.d_model))
-        if self.token_types is not None:
-            if token_type_ids is None:
-                types = np.broadcast_to(self.token_types[0], (B, T, self.config.d_model))
-            else:
-                type_ids = _checks.integers(token_type_ids, "token_type_ids")
-                if type_ids.shape != (B, T):
-                    raise ValueError(f"token_type_ids: expected shape {(B, T)}, got {type_ids.shape}")
-                types = _core.embedding(type_ids, self.token_types, 1.0)
-            extra = types if extra is None else extra + types
-        return None if extra is None else np.ascontiguousarray(extra, dtype=np.float32)
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        if token_type_ids is not None:
+            token_type_ids = token_ids(token_type_ids, "token_type_ids", max(self.config.type_vocab_size, 1))
+            if token_type_ids.shape != ids.shape:
+                raise ValueError(f"token_type_ids: expected shape {ids.shape}, got {token_type_ids.shape}")
+        return self.stack(ids, key_padding_mask(attention_mask, ids.shape), token_type_ids)

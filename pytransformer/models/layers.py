@@ -1,7 +1,9 @@
 """The boxes of the Transformer diagram, each one or two calls into the C++ kernels.
 
 Weights are packed once, when a layer is built; the forward passes call ``_core`` directly
-because the model checked every shape at load time.
+because the model checked every shape at load time. Shapes: B = batch, T = positions of this
+call, S = source positions (cross-attention), E = d_model, H / Hkv = query / key-value heads,
+D = head_dim.
 """
 
 from __future__ import annotations
@@ -20,12 +22,19 @@ _ACTIVATIONS = {
     "gelu": _core.Activation.gelu,
     "gelu_tanh": _core.Activation.gelu_tanh,
     "silu": _core.Activation.silu,
+    "swiglu": _core.Activation.silu,  # the gate's activation
 }
 
 
 def _optional(tensors: Tensors, name: str) -> Optional[np.ndarray]:
     value = tensors.get(name)
     return None if value is None else np.ascontiguousarray(value, dtype=np.float32)
+
+
+def _heads(x: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+    """[B, T, heads * D] (possibly a column slice) viewed as [B, heads, T, D], no copy."""
+    B, T = x.shape[:2]
+    return x.reshape(B, T, heads, head_dim).transpose(0, 2, 1, 3)
 
 
 class Linear:
@@ -55,41 +64,72 @@ class Norm:
         return _core.layer_norm(x, self.weight, self.bias, self.eps, residual)
 
 
-class SelfAttention:
-    """Multi-head self-attention: one fused QKV projection, the fused attention kernel reading
-    the projection through strided views, and the output projection with the residual add."""
+class Attention:
+    """Multi-head attention. Self-attention projects Q, K and V with one fused GEMM; cross-
+    attention projects Q from the decoder and K, V (once per source) from the encoder output.
+    The attention kernel reads the projections through strided [B, H, T, D] views and writes
+    the context as [B, T, H, D], so no head transpose is ever copied."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool = False):
         self.heads = config.num_heads
         self.kv_heads = config.kv_heads
         self.head_dim = config.head_dim
         self.scale = 1.0 / math.sqrt(self.head_dim)
-        self.qkv = Linear(tensors, name + ".qkv")
+        self.rotary_base = float(config.rope_base) if config.positions == "rotary" and not cross else None
+        self.cross = cross
+        if cross:
+            self.q = Linear(tensors, name + ".q")
+            self.kv = Linear(tensors, name + ".kv")
+        else:
+            self.qkv = Linear(tensors, name + ".qkv")
         self.out = Linear(tensors, name + ".out")
 
-    def __call__(self, x: np.ndarray, key_padding_mask: Optional[np.ndarray],
-                 residual: np.ndarray) -> np.ndarray:
+    def project_memory(self, memory: np.ndarray):
+        """Cross-attention keys and values [B, Hkv, S, D] of an encoder output, to be reused by
+        every decoder step."""
+        kv = self.kv(memory)
+        split = self.kv_heads * self.head_dim
+        return (_heads(kv[..., :split], self.kv_heads, self.head_dim),
+                _heads(kv[..., split:], self.kv_heads, self.head_dim))
+
+    def __call__(self, x: np.ndarray, residual: np.ndarray, *, key_padding_mask=None,
+                 causal: bool = False, positions: Optional[np.ndarray] = None,
+                 memory_kv=None) -> np.ndarray:
         B, T, E = x.shape
         H, Hkv, D = self.heads, self.kv_heads, self.head_dim
-        qkv = self.qkv(x)  # [B, T, (H + 2 Hkv) D]
-        q = qkv[..., : H * D].reshape(B, T, H, D).transpose(0, 2, 1, 3)
-        k = qkv[..., H * D: (H + Hkv) * D].reshape(B, T, Hkv, D).transpose(0, 2, 1, 3)
-        v = qkv[..., (H + Hkv) * D:].reshape(B, T, Hkv, D).transpose(0, 2, 1, 3)
+        if self.cross:
+            q = _heads(self.q(x), H, D)
+            k, v = memory_kv
+        else:
+            qkv = self.qkv(x)  # [B, T, (H + 2 Hkv) D]
+            q = _heads(qkv[..., : H * D], H, D)
+            k = _heads(qkv[..., H * D: (H + Hkv) * D], Hkv, D)
+            v = _heads(qkv[..., (H + Hkv) * D:], Hkv, D)
+            if self.rotary_base is not None:
+                q = _core.rotary(np.ascontiguousarray(q), positions, self.rotary_base)
+                k = _core.rotary(np.ascontiguousarray(k), positions, self.rotary_base)
         context = np.empty((B, T, H, D), dtype=np.float32)
-        _core.attention(q, k, v, key_padding_mask, False, None, self.scale,
+        _core.attention(q, k, v, key_padding_mask, causal, None, self.scale,
                         context.transpose(0, 2, 1, 3))
         return self.out(context.reshape(B, T, E), residual)
 
 
 class FeedForward:
-    """The position-wise FFN, activation fused into the first GEMM, residual into the second."""
+    """The position-wise FFN: activation fused into the first GEMM and the residual into the
+    last; the gated form (SwiGLU) multiplies silu(x W_gate) by x W_up in between."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
-        if config.activation == "swiglu":
-            raise ValueError("config.activation: 'swiglu' needs the gated feed-forward, which "
-                             "encoders do not support yet")
-        self.up = Linear(tensors, name + ".up", _ACTIVATIONS[config.activation])
+        self.gated = config.activation == "swiglu"
+        if self.gated:
+            self.gate = Linear(tensors, name + ".gate")
+            self.up = Linear(tensors, name + ".up")
+        else:
+            self.up = Linear(tensors, name + ".up", _ACTIVATIONS[config.activation])
         self.down = Linear(tensors, name + ".down")
 
     def __call__(self, x: np.ndarray, residual: np.ndarray) -> np.ndarray:
-        return self.down(self.up(x), residual)
+        if self.gated:
+            hidden = _core.gated_activation(self.gate(x), self.up(x), _core.Activation.silu)
+        else:
+            hidden = self.up(x)
+        return self.down(hidden, residual)

@@ -1,0 +1,63 @@
+"""Hugging Face BERT-family encoders (model_type "bert": BertModel, BertFor*, MiniLM,
+sentence-transformers checkpoints) -> our config and canonical tensors."""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from ..config import ModelConfig
+from ._common import Source, Tensors
+
+ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_new": "gelu_tanh",
+                     "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu"}
+
+
+def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    act = raw.get("hidden_act", "gelu")
+    if act not in ACTIVATIONS:
+        raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: "
+                         f"{', '.join(ACTIVATIONS)}")
+    if raw.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"config.json: position_embedding_type "
+                         f"{raw['position_embedding_type']!r} is not supported; supported: absolute")
+    config = ModelConfig(
+        kind="encoder", num_layers=raw["num_hidden_layers"], d_model=raw["hidden_size"],
+        num_heads=raw["num_attention_heads"], ffn_dim=raw["intermediate_size"],
+        vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="post",
+        norm_eps=raw.get("layer_norm_eps", 1e-12), activation=ACTIVATIONS[act],
+        positions="learned", max_positions=raw.get("max_position_embeddings", 512),
+        type_vocab_size=raw.get("type_vocab_size", 2), embedding_norm=True,
+        pad_token_id=raw.get("pad_token_id"),
+    )
+    # BertForX checkpoints nest the encoder under "bert."; BertModel ones do not.
+    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+    src = Source(tensors, prefix)
+    E, F = config.d_model, config.ffn_dim
+    out = {
+        "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
+        "embed.positions": src.get("embeddings.position_embeddings.weight", (config.max_positions, E)),
+        "embed.token_types": src.get("embeddings.token_type_embeddings.weight", (config.type_vocab_size, E)),
+        "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
+        "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
+    }
+    for i in range(config.num_layers):
+        layer = f"encoder.layer.{i}."
+        ours = f"encoder.{i}."
+        attn = layer + "attention."
+        out[ours + "attn.qkv.weight"] = np.concatenate(
+            [src.get(attn + f"self.{n}.weight", (E, E)) for n in ("query", "key", "value")])
+        out[ours + "attn.qkv.bias"] = np.concatenate(
+            [src.get(attn + f"self.{n}.bias", (E,)) for n in ("query", "key", "value")])
+        out[ours + "attn.out.weight"] = src.get(attn + "output.dense.weight", (E, E))
+        out[ours + "attn.out.bias"] = src.get(attn + "output.dense.bias", (E,))
+        out[ours + "attn_norm.weight"] = src.get(attn + "output.LayerNorm.weight", (E,))
+        out[ours + "attn_norm.bias"] = src.get(attn + "output.LayerNorm.bias", (E,))
+        out[ours + "ffn.up.weight"] = src.get(layer + "intermediate.dense.weight", (F, E))
+        out[ours + "ffn.up.bias"] = src.get(layer + "intermediate.dense.bias", (F,))
+        out[ours + "ffn.down.weight"] = src.get(layer + "output.dense.weight", (E, F))
+        out[ours + "ffn.down.bias"] = src.get(layer + "output.dense.bias", (E,))
+        out[ours + "ffn_norm.weight"] = src.get(layer + "output.LayerNorm.weight", (E,))
+        out[ours + "ffn_norm.bias"] = src.get(layer + "output.LayerNorm.bias", (E,))
+    return config, out

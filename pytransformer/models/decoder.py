@@ -1,0 +1,129 @@
+"""Decoders: the decoder-only stack (GPT-2, LLaMA) and the decoder half of an encoder-decoder
+(the 2017 paper, Marian, BART), token ids in, logits out.
+
+The layer code takes the positions of the tokens it is given and the keys/values to attend to,
+so that generation with a KV cache only changes what is passed in, not the layers.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .. import _checks
+from ..config import ModelConfig
+from ..weights import Tensors
+from .embeddings import Embeddings
+from .encoder import key_padding_mask, token_ids
+from .layers import Attention, FeedForward, Linear, Norm
+
+
+class DecoderLayer:
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool):
+        self.pre_norm = config.norm_position == "pre"
+        self.self_attn = Attention(config, tensors, name + ".self_attn")
+        self.self_attn_norm = Norm(config, tensors, name + ".self_attn_norm")
+        self.cross_attn = Attention(config, tensors, name + ".cross_attn", cross=True) if cross else None
+        self.cross_attn_norm = Norm(config, tensors, name + ".cross_attn_norm") if cross else None
+        self.ffn = FeedForward(config, tensors, name + ".ffn")
+        self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
+
+    def __call__(self, h, self_mask, positions, memory_kv=None, memory_mask=None) -> np.ndarray:
+        sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
+            x, r, key_padding_mask=self_mask, causal=True, positions=positions))]
+        if self.cross_attn is not None:
+            sub_layers.append((self.cross_attn_norm, lambda x, r: self.cross_attn(
+                x, r, key_padding_mask=memory_mask, memory_kv=memory_kv)))
+        sub_layers.append((self.ffn_norm, self.ffn))
+        for norm, block in sub_layers:
+            # pre-LN: h + f(LN(h)); post-LN: LN(h + f(h)). The residual add is fused into f.
+            h = block(norm(h), h) if self.pre_norm else norm(block(h, h))
+        return h
+
+
+class DecoderStack:
+    """Embeddings, layers, final norm and the output projection (tied to the token embedding
+    unless the checkpoint has an lm_head)."""
+
+    def __init__(self, config: ModelConfig, tensors: Tensors, cross: bool):
+        self.config = config
+        num_layers = config.num_decoder_layers or config.num_layers if cross else config.num_layers
+        prefix, fallback = ("decoder_embed", "embed") if cross else ("embed", None)
+        self.embeddings = Embeddings(config, tensors, prefix, fallback)
+        self.layers = [DecoderLayer(config, tensors, f"decoder.{i}", cross) for i in range(num_layers)]
+        self.final_norm = Norm(config, tensors, "decoder.final_norm") if config.final_norm else None
+        head = dict(tensors) if "lm_head.weight" in tensors else {
+            "lm_head.weight": self.embeddings.tokens, **({"lm_head.bias": tensors["lm_head.bias"]}
+                                                        if "lm_head.bias" in tensors else {})}
+        self.lm_head = Linear(head, "lm_head")
+
+    def positions(self, ids: np.ndarray, position_ids) -> np.ndarray:
+        B, T = ids.shape
+        if position_ids is None:
+            position_ids = np.broadcast_to(np.arange(T, dtype=np.int64), (B, T))
+        position_ids = np.ascontiguousarray(_checks.integers(position_ids, "position_ids"))
+        if position_ids.shape != (B, T):
+            raise ValueError(f"position_ids: expected shape {(B, T)}, got {position_ids.shape}")
+        limit = self.embeddings.max_positions
+        if position_ids.size and (position_ids.min() < 0 or (limit is not None and position_ids.max() >= limit)):
+            raise ValueError(f"position_ids: positions must lie in [0, {limit}), got "
+                             f"[{position_ids.min()}, {position_ids.max()}]")
+        return position_ids
+
+    def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_mask=None) -> np.ndarray:
+        h = self.embeddings(ids, position_ids)
+        for i, layer in enumerate(self.layers):
+            h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None, memory_mask)
+        if self.final_norm is not None:
+            h = self.final_norm(h)
+        return self.lm_head(h)
+
+
+class Decoder:
+    """A decoder-only language model (GPT-2, LLaMA)."""
+
+    def __init__(self, config: ModelConfig, tensors: Tensors):
+        if config.kind != "decoder":
+            raise ValueError(f"config.kind: Decoder needs 'decoder', got {config.kind!r}")
+        self.config = config
+        self.stack = DecoderStack(config, tensors, cross=False)
+
+    def forward(self, input_ids, attention_mask=None, position_ids=None) -> np.ndarray:
+        """Logits [B, T, vocab] of input_ids [B, T]; attention_mask as in Hugging Face (1 =
+        token, 0 = padding); position_ids default to 0..T-1 for every row."""
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        return self.stack(ids, key_padding_mask(attention_mask, ids.shape),
+                          self.stack.positions(ids, position_ids))
+
+
+class EncoderDecoder:
+    """A sequence-to-sequence model: the 2017 paper's Transformer, Marian, BART."""
+
+    def __init__(self, config: ModelConfig, tensors: Tensors):
+        if config.kind != "encoder-decoder":
+            raise ValueError(f"config.kind: EncoderDecoder needs 'encoder-decoder', got {config.kind!r}")
+        from .encoder import EncoderStack
+
+        self.config = config
+        self.encoder = EncoderStack(config, tensors)
+        self.decoder = DecoderStack(config, tensors, cross=True)
+
+    def encode(self, input_ids, attention_mask=None) -> np.ndarray:
+        """Encoder output [B, S, d_model]."""
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        return self.encoder(ids, key_padding_mask(attention_mask, ids.shape))
+
+    def forward(self, input_ids, decoder_input_ids, attention_mask=None,
+                decoder_attention_mask=None) -> np.ndarray:
+        """Logits [B, T, vocab] of decoder_input_ids [B, T] given the source input_ids [B, S]."""
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        source_mask = key_padding_mask(attention_mask, ids.shape)
+        memory = self.encoder(ids, source_mask)
+        target = token_ids(decoder_input_ids, "decoder_input_ids", self.config.vocab_size)
+        if target.shape[0] != ids.shape[0]:
+            raise ValueError(f"decoder_input_ids: batch {target.shape[0]} differs from "
+                             f"input_ids' {ids.shape[0]}")
+        memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
+        return self.decoder(target, key_padding_mask(decoder_attention_mask, target.shape),
+                            self.decoder.positions(target, None), memory_kv, source_mask)
