@@ -4,7 +4,9 @@
 // Each row is first summed (x + residual) into a buffer (sum_out, or out itself) while
 // accumulating the mean; the buffer is then read twice more while it sits in L1: the variance is
 // taken around the mean (two-pass, so rows with a large mean keep their precision, unlike
-// E[x^2] - E[x]^2), then the row is normalised.
+// E[x^2] - E[x]^2), then the row is normalised. The mean itself is summed around the row's first
+// value (a shifted sum), so that a row of large values with a small spread is not rounded away
+// in the accumulator (which matters most for the one-lane scalar path).
 #include <cmath>
 
 #include "cpu/threading.h"
@@ -16,16 +18,17 @@ namespace {
 using V = Vec;
 constexpr int W = V::width;
 
-// s = x + residual (or x); returns sum(s), or sum(s^2) when squares.
-float add_residual(const float* x, const float* residual, float* s, int64_t C, bool squares) {
+// s = x + residual (or x); returns sum(s - shift), or sum(s^2) when squares.
+float add_residual(const float* x, const float* residual, float* s, int64_t C, float shift,
+                   bool squares) {
+  const auto m = V::set1(shift);
   auto acc = V::zero();
-  int64_t c = 0;
-  for (; c < C; c += W) {
+  for (int64_t c = 0; c < C; c += W) {
     const int n = static_cast<int>(C - c < W ? C - c : W);
     auto v = V::load_partial(x + c, n);
     if (residual) v = V::add(v, V::load_partial(residual + c, n));
     V::store_partial(s + c, v, n);
-    acc = squares ? V::fma(v, v, acc) : V::add(acc, v);
+    acc = squares ? V::fma(v, v, acc) : V::add(acc, V::keep_first(V::sub(v, m), n));
   }
   return V::reduce_add(acc);
 }
@@ -70,8 +73,9 @@ void layer_norm(const float* x, const float* residual, const float* gamma, const
 #pragma omp parallel for num_threads(num_threads()) if (rows * C >= kParallelMin) schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     float* s = sum_out ? sum_out + r * C : out + r * C;
-    const float mean = add_residual(x + r * C, residual ? residual + r * C : nullptr, s, C, false) /
-                       static_cast<float>(C);
+    const float* res = residual ? residual + r * C : nullptr;
+    const float shift = x[r * C] + (res ? res[0] : 0.0f);
+    const float mean = shift + add_residual(x + r * C, res, s, C, shift, false) / static_cast<float>(C);
     const float var = centered_sum_squares(s, mean, C) / static_cast<float>(C);
     scale_shift(s, mean, 1.0f / std::sqrt(var + eps), gamma, beta, out + r * C, C);
   }
@@ -83,7 +87,7 @@ void rms_norm(const float* x, const float* residual, const float* gamma, float* 
   for (int64_t r = 0; r < rows; ++r) {
     float* s = sum_out ? sum_out + r * C : out + r * C;
     const float mean_square =
-        add_residual(x + r * C, residual ? residual + r * C : nullptr, s, C, true) /
+        add_residual(x + r * C, residual ? residual + r * C : nullptr, s, C, 0.0f, true) /
         static_cast<float>(C);
     scale_shift(s, 0.0f, 1.0f / std::sqrt(mean_square + eps), gamma, nullptr, out + r * C, C);
   }

@@ -4,8 +4,10 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bert
+from . import hf_bert, hf_gpt2, hf_llama
 
 HF_CONVERTERS = {
     "bert": hf_bert.convert,
+    "gpt2": hf_gpt2.convert,
+    "llama": hf_llama.convert,
 }

@@ -1,0 +1,55 @@
+"""Hugging Face GPT-2 (model_type "gpt2": GPT2Model, GPT2LMHeadModel) -> our config and
+canonical tensors. GPT-2 is a pre-LN decoder with learned positions, the tanh GELU, a final
+LayerNorm and the output projection tied to the token embedding. Its linear layers are
+``Conv1D``s that store weights as [in, out]: they are transposed to PyTorch's Linear layout."""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from ..config import ModelConfig
+from ._common import Source, Tensors
+
+ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu",
+               "relu": "relu", "silu": "silu", "swish": "silu"}
+
+
+def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    act = raw.get("activation_function", "gelu_new")
+    if act not in ACTIVATIONS:
+        raise ValueError(f"config.json: activation_function {act!r} is not supported; "
+                         f"supported: {', '.join(ACTIVATIONS)}")
+    if raw.get("scale_attn_by_inverse_layer_idx"):
+        raise ValueError("config.json: scale_attn_by_inverse_layer_idx=True is not supported")
+    if raw.get("scale_attn_weights", True) is False:
+        raise ValueError("config.json: scale_attn_weights=False is not supported")
+    E = raw["n_embd"]
+    F = raw.get("n_inner") or 4 * E
+    config = ModelConfig(
+        kind="decoder", num_layers=raw["n_layer"], d_model=E, num_heads=raw["n_head"],
+        ffn_dim=F, vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="pre",
+        norm_eps=raw.get("layer_norm_epsilon", 1e-5), activation=ACTIVATIONS[act],
+        positions="learned", max_positions=raw.get("n_positions", 1024), final_norm=True,
+        tie_word_embeddings=True, pad_token_id=raw.get("pad_token_id"),
+    )
+    # GPT2LMHeadModel nests the body under "transformer."; GPT2Model does not.
+    src = Source(tensors, "transformer." if "transformer.wte.weight" in tensors else "")
+    out = {
+        "embed.tokens": src.get("wte.weight", (config.vocab_size, E)),
+        "embed.positions": src.get("wpe.weight", (config.max_positions, E)),
+        "decoder.final_norm.weight": src.get("ln_f.weight", (E,)),
+        "decoder.final_norm.bias": src.get("ln_f.bias", (E,)),
+    }
+    for i in range(config.num_layers):
+        h, ours = f"h.{i}.", f"decoder.{i}."
+        pairs = (("attn.c_attn", "self_attn.qkv", (E, 3 * E)), ("attn.c_proj", "self_attn.out", (E, E)),
+                 ("mlp.c_fc", "ffn.up", (E, F)), ("mlp.c_proj", "ffn.down", (F, E)))
+        for theirs, name, shape in pairs:
+            out[ours + name + ".weight"] = np.ascontiguousarray(src.get(h + theirs + ".weight", shape).T)
+            out[ours + name + ".bias"] = src.get(h + theirs + ".bias", (shape[1],))
+        for theirs, name in (("ln_1", "self_attn_norm"), ("ln_2", "ffn_norm")):
+            out[ours + name + ".weight"] = src.get(h + theirs + ".weight", (E,))
+            out[ours + name + ".bias"] = src.get(h + theirs + ".bias", (E,))
+    return config, out
