@@ -99,6 +99,10 @@ BAD_CALLS = {
     "linear-residual-shape": lambda: _core.PackedLinear(F32).forward(np.ones((3, 4), np.float32), A.none, np.ones((3, 4), np.float32)),
     "linear-residual-noncontiguous": lambda: _core.PackedLinear(F32).forward(np.ones((3, 4), np.float32), A.none, np.ones((2, 3), np.float32).T),
     "linear-residual-float64": lambda: _core.PackedLinear(F32).forward(np.ones((3, 4), np.float32), A.none, np.ones((3, 2))),
+    # attention(q, k, v, key_padding_mask, causal, attn_bias, scale): only the mask dtype here
+    "attention-mask-float": lambda: _core.attention(*[np.ones((1, 1, 2, 4), np.float32)] * 3, np.zeros((1, 2), np.float32), False, None, 1.0),
+    "attention-mask-int64": lambda: _core.attention(*[np.ones((1, 1, 2, 4), np.float32)] * 3, np.zeros((1, 2), np.int64), False, None, 1.0),
+    "attention-q-None": lambda: _core.attention(None, *[np.ones((1, 1, 2, 4), np.float32)] * 2, None, False, None, 1.0),
     # runtime
     "set_isa-unknown": lambda: _core.set_isa("sse2"),
     "set_isa-None": lambda: _core.set_isa(None),

@@ -75,7 +75,11 @@ def test_layer_norm_single_row_and_single_token(isa, rng):
 
 
 def test_layer_norm_large_mean_keeps_precision(isa, rng):
-    """Two-pass variance: a row offset by 100 normalises as well as a centred one."""
+    """Two-pass variance: a row offset by 100 normalises as well as a centred one.
+
+    torch's error vs a float64 LayerNorm here is 2.3e-5 and the AVX2/AVX-512 kernels' 2.4e-5 /
+    3.1e-5; the scalar kernel's (one sequential float accumulator for the mean) is 1.6e-4.
+    """
     x = (100 + rng.standard_normal((8, 384))).astype(np.float32)
     weight, bias = params(rng, 384)
     assert_close(ops.layer_norm(x, weight, bias), torch_layer_norm(x, weight, bias, 1e-5))
@@ -204,14 +208,14 @@ def test_rms_norm_rejects_non_float_inputs(rng, kind, argument):
         ops.rms_norm(**args)
 
 
-@pytest.mark.parametrize("norm", ["layer_norm", "rms_norm"])
-@pytest.mark.parametrize("argument,shape", [
-    ("x", ()), ("x", (2, 0)), ("weight", (5,)), ("weight", (1, 4)), ("weight", ()),
-    ("residual", (2, 5)), ("residual", (4,)), ("residual", (1, 2, 4)), ("bias", (3,)),
-])
+SHAPE_MISTAKES = [("x", ()), ("x", (2, 0)), ("weight", (5,)), ("weight", (1, 4)), ("weight", ()),
+                  ("residual", (2, 5)), ("residual", (4,)), ("residual", (1, 2, 4))]
+
+
+@pytest.mark.parametrize("norm,argument,shape",
+                         [("layer_norm", *m) for m in SHAPE_MISTAKES + [("bias", (3,)), ("bias", (1, 4))]]
+                         + [("rms_norm", *m) for m in SHAPE_MISTAKES])
 def test_norms_reject_shapes(norm, argument, shape):
-    if norm == "rms_norm" and argument == "bias":
-        pytest.skip("rms_norm has no bias")
     args = {"x": np.ones((2, 4), np.float32), "weight": np.ones(4, np.float32),
             "residual": np.ones((2, 4), np.float32)}
     if norm == "layer_norm":
