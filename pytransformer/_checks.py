@@ -26,7 +26,7 @@ def floats(value, name: str) -> np.ndarray:
     array = _asarray(value, name)
     if array.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating-point array, got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return np.asarray(array, dtype=np.float32, order="C")  # not ascontiguousarray: it makes 0-d 1-D
 
 
 def optional_floats(value, name: str):
@@ -38,14 +38,14 @@ def integers(value, name: str) -> np.ndarray:
     array = _asarray(value, name)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected an integer array, got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=np.int64)
+    return np.asarray(array, dtype=np.int64, order="C")
 
 
 def mask(value, name: str) -> np.ndarray:
     array = _asarray(value, name)
     if array.dtype != np.bool_:
         raise TypeError(f"{name}: expected a bool array, got dtype {array.dtype}")
-    return np.ascontiguousarray(array)
+    return np.asarray(array, order="C")
 
 
 def rank(array: np.ndarray, name: str, expected: int, layout: str) -> None:

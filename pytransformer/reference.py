@@ -148,7 +148,10 @@ def rotary_embedding(x, positions, base: float = 10000.0) -> np.ndarray:
     """Hugging Face LLaMA's apply_rotary_pos_emb: x * cos + rotate_half(x) * sin."""
     x = _f32(x)
     D = x.shape[-1]
-    inv_freq = (1.0 / (np.float32(base) ** (np.arange(0, D, 2, dtype=np.float32) / np.float32(D)))).astype(np.float32)
+    # The inverse frequencies in float64, rounded once: NumPy's float32 power (SIMD, a few ulp)
+    # would make long positions (p * inv_freq) drift from every libm-based implementation.
+    exponent = (np.arange(0, D, 2, dtype=np.float32) / np.float32(D)).astype(np.float64)
+    inv_freq = (1.0 / np.power(float(base), exponent)).astype(np.float32)
     positions = np.asarray(positions).astype(np.float32)
     freqs = positions[..., None] * inv_freq  # [T, D/2] or [B, T, D/2]
     angles = np.concatenate([freqs, freqs], axis=-1)

@@ -25,6 +25,7 @@ struct TensorView {
     return n;
   }
   bool contiguous() const {
+    if (numel() == 0) return true;  // numpy gives empty arrays arbitrary (often zero) strides
     int64_t expected = 1;
     for (int64_t i = rank() - 1; i >= 0; --i) {
       if (shape[i] != 1 && strides[i] != expected) return false;
