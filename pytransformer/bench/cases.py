@@ -50,7 +50,7 @@ class Case:
     def describe(self) -> Dict[str, object]:
         return {"name": self.name, "op": self.op, "shape": self.shape, "flops": self.flops,
                 "bytes": self.bytes, "bound": self.bound, "params": dict(self.params),
-                "group": self.group}
+                "group": self.group, "tol": self.tol}
 
 
 def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
