@@ -105,7 +105,8 @@ class PytransformerEngine:
         return {"version": pt.__version__, "isa": pt.cpu_isa(),
                 "supported_isas": pt.supported_isas(), "num_threads": pt.get_num_threads(),
                 "path": str(Path(pt.__file__).parent), "threadpools": threadpools(),
-                "env": {k: os.environ.get(k) for k in ("PYTRANSFORMER_ISA",) + THREAD_VARIABLES}}
+                "env": {k: os.environ.get(k)
+                        for k in ("PYTRANSFORMER_ISA",) + OPENBLAS_OVERRIDES + THREAD_VARIABLES}}
 
     def linear(self, x, weight, bias, activation=None):
         packed = self.ops.Linear(weight, bias, activation)  # load-time work

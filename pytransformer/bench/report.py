@@ -115,7 +115,7 @@ def _blas(pools: List[dict]) -> str:
         return notes[0] if notes else "none loaded"
     return "; ".join(f"{p.get('internal_api')} {p.get('version')} (kernel "
                      f"{p.get('architecture')}, {p.get('threading_layer')}, "
-                     f"{p.get("num_threads")} thread(s))" for p in blas)
+                     f"{p.get('num_threads')} thread(s))" for p in blas)
 
 
 def _overrides(overrides: dict) -> str:
