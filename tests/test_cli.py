@@ -72,6 +72,7 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
                        for c in ("linear_decode", "layer_norm")}
     assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 for t in saved["timings"])
     assert saved["workers"]["numpy/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
+    assert saved["workers"]["numpy/1"]["info"]["pytransformer_imported"] is False
     assert {row["case"] for row in saved["summary"]} == {"linear_decode", "layer_norm"}
 
 

@@ -60,6 +60,7 @@ class NumpyEngine:
 
     def info(self) -> Dict[str, object]:
         return {"numpy": self._np.__version__, "threadpools": threadpools(),
+                "pytransformer_imported": "pytransformer" in sys.modules,
                 "env": {k: os.environ.get(k) for k in OPENBLAS_OVERRIDES + THREAD_VARIABLES}}
 
     def linear(self, x, weight, bias, activation=None):

@@ -95,10 +95,14 @@ def environment(result: dict) -> List[str]:
     ]
     if OURS in info:
         ours = info[OURS]
+        threads = _per_worker(workers, OURS, lambda i: i["num_threads"])
         lines.append(f"ours       pytransformer {ours['version']}, ISA {ours['isa']} (supported: "
-                     f"{', '.join(ours['supported_isas'])}), {ours['path']}")
+                     f"{', '.join(ours['supported_isas'])}), {ours['path']}; threads {threads}")
     if "numpy" in info:
-        lines.append(f"numpy      {info['numpy']['numpy']}; BLAS {_blas(info['numpy']['threadpools'])}")
+        threads = _per_worker(workers, "numpy", lambda i: ",".join(
+            str(p.get("num_threads")) for p in i["threadpools"] if p.get("user_api") == "blas"))
+        lines.append(f"numpy      {info['numpy']['numpy']}; BLAS "
+                     f"{_blas(info['numpy']['threadpools'])}; BLAS threads {threads}")
     lines.append("openblas   " + _overrides(result["openblas_overrides"]))
     lines.append(f"method     {len(config['threads'])} thread counts x {config['rounds']} rounds x "
                  f"{config['repeat']} samples (>= {config['min_sample_s'] * 1e3:g} ms each); a "
@@ -108,14 +112,19 @@ def environment(result: dict) -> List[str]:
     return lines
 
 
+def _per_worker(workers: dict, engine: str, figure) -> str:
+    """``figure(info)`` for each worker of ``engine``: "1 in numpy/1, 2 in numpy/2"."""
+    return ", ".join(f"{figure(w['info'])} in {key}" for key, w in workers.items()
+                     if key.split("/")[0] == engine)
+
+
 def _blas(pools: List[dict]) -> str:
     blas = [p for p in pools if p.get("user_api") == "blas"]
     if not blas:
         notes = [p["note"] for p in pools if "note" in p]
         return notes[0] if notes else "none loaded"
     return "; ".join(f"{p.get('internal_api')} {p.get('version')} (kernel "
-                     f"{p.get('architecture')}, {p.get('threading_layer')}, "
-                     f"{p.get('num_threads')} thread(s))" for p in blas)
+                     f"{p.get('architecture')}, {p.get('threading_layer')})" for p in blas)
 
 
 def _overrides(overrides: dict) -> str:

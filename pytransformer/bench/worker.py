@@ -153,7 +153,10 @@ def main(argv=None) -> None:
         replies.write(json.dumps({"ok": False, "error": traceback.format_exc()}) + "\n")
         replies.flush()
         sys.exit(1)
-    serve(worker, sys.stdin, replies)
+    try:
+        serve(worker, sys.stdin, replies)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the driver reports it
+        sys.exit(130)
 
 
 if __name__ == "__main__":
