@@ -80,9 +80,14 @@ def _bench(args) -> int:
         warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
         seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
         peak_gflops_per_core=args.peak_gflops)
-    result = bench.run(config)
+    try:
+        result = bench.run(config)
+    except RuntimeError as error:  # a worker failed to start or died: its traceback says why
+        print(f"pytransformer bench: {error}", file=sys.stderr)
+        return 1
     print(bench.render(result), flush=True)
     if args.json:
+        result["header"] = bench.report.environment(result)
         result["summary"] = bench.summarize(result)
         with open(args.json, "w") as out:
             json.dump(result, out, indent=1)

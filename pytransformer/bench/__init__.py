@@ -9,8 +9,9 @@ worker process, alternating over rounds.
   report.py   medians, ratios, GFLOP/s and GB/s, the environment header and the table
 """
 
+from . import report
 from .cases import CASES, Case, select
 from .driver import Config, run
 from .report import render, summarize
 
-__all__ = ["CASES", "Case", "Config", "render", "run", "select", "summarize"]
+__all__ = ["CASES", "Case", "Config", "render", "report", "run", "select", "summarize"]
