@@ -1,0 +1,2 @@
+"""Top-level benchmark scripts (``python -m bench.ops``); the harness itself is the installed
+package ``pytransformer.bench``."""

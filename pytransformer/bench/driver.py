@@ -1,0 +1,153 @@
+"""The benchmark driver: one persistent worker per (engine, thread count), rounds alternating
+between engines, every raw timing kept.
+
+Method (the project's rules, see bench/README.md): each engine runs in its own process, so the
+thread pools of different runtimes (our OpenMP, NumPy's OpenBLAS) never share one; each worker
+builds the same seeded inputs once and warms up; then, round after round, the driver asks every
+engine in turn to time the same case (round r: engine A case c, engine B case c, ... with the
+engine order rotated each round) and the report takes medians over rounds, never one time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, TextIO, Tuple
+
+from . import engines as engines_mod
+from .cases import Case
+
+WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
+
+
+@dataclass
+class Config:
+    cases: List[Case]
+    engines: List[str] = field(default_factory=lambda: list(engines_mod.ENGINES))
+    threads: List[int] = field(default_factory=lambda: [1, 2])
+    rounds: int = 10
+    repeat: int = 5  # samples per (round, engine, case)
+    warmup_s: float = 0.2  # per case, once, in each worker
+    min_sample_s: float = 0.01  # a sample repeats the call until it lasts this long
+    gap_s: float = 0.05  # pause between two requests: the last engine's pool goes idle
+    seed: int = 0
+    unset_openblas_overrides: bool = False
+    peak_gflops_per_core: float = 116.0
+
+    def describe(self) -> Dict[str, object]:
+        described = asdict(self)
+        described["cases"] = [case.name for case in self.cases]
+        return described
+
+
+class WorkerProcess:
+    """One worker, spoken to in JSON lines over its stdin/stdout (stderr is shared with ours)."""
+
+    def __init__(self, engine: str, threads: int, env: Dict[str, str]):
+        self.engine, self.threads = engine, threads
+        self.process = subprocess.Popen(
+            [sys.executable, str(WORKER_SCRIPT), "--engine", engine, "--threads", str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+
+    @property
+    def key(self) -> str:
+        return f"{self.engine}/{self.threads}"
+
+    def receive(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            code = self.process.wait()
+            raise RuntimeError(f"worker {self.key} exited (code {code}) without answering")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise RuntimeError(f"worker {self.key} failed:\n{reply.get('error')}")
+        return reply
+
+    def request(self, **message) -> dict:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        return self.receive()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+def _start_workers(config: Config) -> Tuple[Dict[Tuple[str, int], WorkerProcess], dict]:
+    """Every worker, started together (imports overlap), each with its own environment."""
+    workers, removed = {}, {}
+    for name in config.engines:
+        for threads in config.threads:
+            env, dropped = engines_mod.worker_environment(
+                engines_mod.ENGINES[name], threads, os.environ, config.unset_openblas_overrides)
+            removed[name] = dropped
+            workers[name, threads] = WorkerProcess(name, threads, env)
+    return workers, removed
+
+
+def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
+    """Run the benchmark; returns every raw timing and what each worker reported (see
+    ``report.summarize`` for the figures)."""
+    def say(message: str) -> None:
+        if log is not None:
+            print(message, file=log, flush=True)
+
+    unknown = [name for name in config.engines if name not in engines_mod.ENGINES]
+    if unknown:
+        raise ValueError(f"engines: unknown {unknown}; known: {list(engines_mod.ENGINES)}")
+    started = time.time()
+    load_before = os.getloadavg()
+    workers, removed = _start_workers(config)
+    try:
+        hellos = {w.key: w.receive() for w in workers.values()}
+        setups = {}
+        for worker in workers.values():  # one at a time: warm-ups must not overlap
+            say(f"setting up {worker.key} ({len(config.cases)} cases)")
+            setups[worker.key] = worker.request(
+                cmd="setup", cases=[c.name for c in config.cases], seed=config.seed,
+                warmup_s=config.warmup_s, min_sample_s=config.min_sample_s)["cases"]
+        timings = _rounds(config, workers, setups, say)
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return {"config": config.describe(), "cases": [c.describe() for c in config.cases],
+            "started": started, "elapsed_s": time.time() - started,
+            "loadavg": {"before": load_before, "after": os.getloadavg()},
+            "openblas_overrides": {
+                "driver_env": {k: os.environ.get(k) for k in engines_mod.OPENBLAS_OVERRIDES},
+                "unset_requested": config.unset_openblas_overrides, "removed": removed},
+            "workers": {key: {"info": hellos[key]["info"], "pid": hellos[key]["pid"],
+                              "cases": setups[key]} for key in hellos},
+            "timings": timings}
+
+
+def _rounds(config: Config, workers, setups, say) -> List[dict]:
+    timings = []
+    for r in range(config.rounds):
+        say(f"round {r + 1}/{config.rounds}")
+        shift = r % len(config.engines)
+        order = config.engines[shift:] + config.engines[:shift]
+        for case in config.cases:
+            for threads in config.threads:
+                for position, name in enumerate(order):
+                    worker = workers[name, threads]
+                    setup = setups[worker.key][case.name]
+                    if not setup.get("supported") or "error" in setup:
+                        continue
+                    time.sleep(config.gap_s)
+                    reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
+                    timings.append({"case": case.name, "threads": threads, "engine": name,
+                                    "round": r, "position": position,
+                                    "number": reply["number"], "times_s": reply["times_s"]})
+    return timings

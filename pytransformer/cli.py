@@ -1,0 +1,127 @@
+"""The ``pytransformer`` command (also ``python -m pytransformer``).
+
+  pytransformer info                  version, instruction sets, threads
+  pytransformer bench [options]       the op benchmark: ours vs NumPy, see bench/README.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+
+def _ints(text: str) -> List[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _names(text: str) -> List[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_bench(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "bench", help="time our ops against the NumPy reference",
+        description="Time pytransformer's ops against the NumPy reference on Transformer "
+                    "shapes, each engine in its own process, alternating over rounds. The "
+                    "table goes to stdout, progress to stderr.")
+    parser.add_argument("--threads", type=_ints, default=[1, 2], metavar="N,N",
+                        help="thread counts to run (default: 1,2)")
+    parser.add_argument("--rounds", type=int, help="rounds (default: 10, --quick: 3)")
+    parser.add_argument("--repeat", type=int,
+                        help="timed samples per engine, case and round (default: 5, --quick: 3)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few representative cases, fewer rounds, short warm-up")
+    parser.add_argument("--cases", type=_names, action="extend", metavar="GLOB,GLOB",
+                        help="cases to run, by name or glob (see --list); default: all")
+    parser.add_argument("--engines", type=_names, metavar="NAME,NAME",
+                        help="engines to run (default: all; the first is ours)")
+    parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--json", metavar="PATH", help="also write every raw timing here")
+    parser.add_argument("--unset-openblas-overrides", action="store_true",
+                        help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the NumPy "
+                             "worker's environment (they can slow NumPy down)")
+    parser.add_argument("--peak-gflops", type=float, default=116.0, metavar="GFLOPS",
+                        help="peak GFLOP/s of one core, for %%peak (default: 116)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
+    parser.set_defaults(run=_bench)
+
+
+def _bench(args) -> int:
+    from . import bench
+    from .bench.engines import ENGINES
+
+    try:
+        cases = bench.select(args.cases or (), quick=args.quick)
+    except ValueError as error:
+        print(f"pytransformer bench: {error}", file=sys.stderr)
+        return 2
+    if args.list:
+        for case in cases:
+            print(f"{case.name:28} {case.op:11} {case.shape}")
+        return 0
+    engines = args.engines or list(ENGINES)
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        print(f"pytransformer bench: unknown engine(s) {unknown}; known: {list(ENGINES)}",
+              file=sys.stderr)
+        return 2
+    config = bench.Config(
+        cases=cases, engines=engines, threads=args.threads,
+        rounds=args.rounds or (3 if args.quick else 10),
+        repeat=args.repeat or (3 if args.quick else 5),
+        warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
+        seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
+        peak_gflops_per_core=args.peak_gflops)
+    try:
+        result = bench.run(config)
+    except RuntimeError as error:  # a worker failed to start or died: its traceback says why
+        print(f"pytransformer bench: {error}", file=sys.stderr)
+        return 1
+    print(bench.render(result), flush=True)
+    if args.json:
+        result["header"] = bench.report.environment(result)
+        result["summary"] = bench.summarize(result)
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=1)
+        print(f"raw timings written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _info(args) -> int:
+    import numpy
+
+    import pytransformer
+    from .bench.report import cpu_model
+
+    print(f"pytransformer   {pytransformer.__version__} ({pytransformer.__file__})")
+    print(f"isa             {pytransformer.cpu_isa()}")
+    print(f"supported isas  {', '.join(pytransformer.supported_isas())}")
+    print(f"threads         {pytransformer.get_num_threads()}")
+    print(f"cpu             {cpu_model()}")
+    print(f"numpy           {numpy.__version__}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="pytransformer", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info = subparsers.add_parser("info", help="version, instruction sets and threads")
+    info.set_defaults(run=_info)
+    _add_bench(subparsers)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

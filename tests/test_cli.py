@@ -1,0 +1,95 @@
+"""The ``pytransformer`` command, run as a user would: ``python -m pytransformer ...`` in a
+subprocess from the repository root. Structure only: a timing is never asserted here."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pytransformer
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--quick", "--rounds", "1", "--repeat", "1", "--threads", "1",
+        "--cases", "layer_norm,linear_decode"]
+
+
+def run_cli(*args, env=None, timeout=60):
+    environment = dict(os.environ if env is None else env)
+    return subprocess.run([sys.executable, "-m", "pytransformer", *args], cwd=ROOT, env=environment,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_info_prints_the_isa():
+    result = run_cli("info")
+    assert result.returncode == 0, result.stderr
+    assert f"isa             {pytransformer.cpu_isa()}" in result.stdout
+    assert pytransformer.__version__ in result.stdout
+    assert "supported isas" in result.stdout and "threads" in result.stdout
+
+
+def test_no_command_prints_help():
+    result = run_cli()
+    assert result.returncode == 2
+    assert "bench" in result.stdout and "info" in result.stdout
+
+
+def test_bench_list_and_unknown_case():
+    listed = run_cli("bench", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert "linear_ffn_up" in listed.stdout and "attention_causal_512" in listed.stdout
+    unknown = run_cli("bench", "--cases", "no_such_case")
+    assert unknown.returncode == 2
+    assert "no_such_case" in unknown.stderr
+
+
+def _table(stdout):
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("case "))
+    return lines[start], [line for line in lines[start + 2:] if line and not line.startswith("ms:")]
+
+
+def test_bench_quick_prints_header_table_and_json(tmp_path):
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    env.pop("OPENBLAS_L2_SIZE", None)
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", *TINY, "--json", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    for key in ("date", "cpu", "ours", "numpy", "openblas", "method", "peak"):
+        assert any(line.startswith(key + " ") for line in result.stdout.splitlines()), key
+    assert "OPENBLAS_CORETYPE=Haswell" in result.stdout and "kept" in result.stdout
+    header, rows = _table(result.stdout)
+    for column in ("ours ms", "numpy ms", "numpy/ours", "ours rate", "%peak", "check"):
+        assert column in header
+    assert [row.split()[0] for row in rows] == ["linear_decode", "layer_norm"]
+    assert all(row.split()[-1] == "ok" for row in rows)
+
+    saved = json.loads(out.read_text())
+    engines = {(t["engine"], t["case"]) for t in saved["timings"]}
+    assert engines == {(e, c) for e in ("pytransformer", "numpy")
+                       for c in ("linear_decode", "layer_norm")}
+    assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 for t in saved["timings"])
+    assert saved["workers"]["numpy/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
+    assert saved["workers"]["numpy/1"]["info"]["pytransformer_imported"] is False
+    assert {row["case"] for row in saved["summary"]} == {"linear_decode", "layer_norm"}
+
+
+def test_bench_unsets_openblas_overrides_for_numpy_only(tmp_path):
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell", OPENBLAS_L2_SIZE="1048576")
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", *TINY[:-1], "linear_decode", "--unset-openblas-overrides",
+                     "--json", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "removed for numpy: OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE" in result.stdout
+    workers = json.loads(out.read_text())["workers"]
+    assert workers["numpy/1"]["info"]["env"]["OPENBLAS_CORETYPE"] is None
+    assert workers["numpy/1"]["info"]["env"]["OPENBLAS_L2_SIZE"] is None
+    assert workers["pytransformer/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
+
+
+@pytest.mark.parametrize("argument", ["--threads=0", "--threads=a", "--engines=torchx"])
+def test_bench_rejects_bad_arguments(argument):
+    result = run_cli("bench", argument, "--cases", "layer_norm")
+    assert result.returncode == 2
