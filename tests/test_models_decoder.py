@@ -1,0 +1,112 @@
+"""Decoder-only language models from Hugging Face checkpoints vs transformers: GPT-2 (pre-LN,
+learned positions, tanh GELU, tied head) and LLaMA (RMSNorm, rotary, SwiGLU, grouped-query)."""
+
+import numpy as np
+import pytest
+
+import pytransformer
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+VOCAB = 97
+
+
+def _save(model, tmp_path):
+    model.eval()
+    model.save_pretrained(tmp_path)
+    return pytransformer.load(tmp_path)
+
+
+def _right_padded(rng, B, T):
+    ids = rng.integers(0, VOCAB, (B, T))
+    mask = np.ones((B, T), np.int64)
+    mask[1, T // 2:] = 0
+    return ids, mask
+
+
+def _logits(hf, ids, mask, position_ids=None):
+    kwargs = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask)}
+    if position_ids is not None:
+        kwargs["position_ids"] = torch.tensor(position_ids)
+    with torch.no_grad():
+        return hf(**kwargs).logits.numpy()
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    torch.manual_seed(1)
+    config = transformers.GPT2Config(vocab_size=VOCAB, n_embd=48, n_layer=2, n_head=4,
+                                     n_positions=32, bos_token_id=0, eos_token_id=0)
+    hf = transformers.GPT2LMHeadModel(config)
+    return hf, _save(hf, tmp_path_factory.mktemp("gpt2"))
+
+
+@pytest.mark.parametrize("B,T", [(1, 1), (3, 11), (2, 32)])
+def test_gpt2_logits_match_transformers(gpt2, isa, rng, B, T):
+    hf, model = gpt2
+    ids, mask = _right_padded(rng, B, T) if B > 1 else (rng.integers(0, VOCAB, (B, T)), np.ones((B, T), np.int64))
+    ours = model.forward(ids, attention_mask=mask)
+    ref = _logits(hf, ids, mask)
+    assert ours.shape == (B, T, VOCAB)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_gpt2_left_padding_with_position_ids(gpt2, rng):
+    hf, model = gpt2
+    ids = rng.integers(0, VOCAB, (2, 9))
+    mask = np.ones((2, 9), np.int64)
+    mask[0, :4] = 0  # left padding, as a batch of prompts for generation has
+    positions = np.clip(np.cumsum(mask, axis=1) - 1, 0, None)
+    ours = model.forward(ids, attention_mask=mask, position_ids=positions)
+    ref = _logits(hf, ids, mask, positions)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+@pytest.fixture(scope="module", params=[(8, 2), (4, 4), (4, 1)], ids=["gqa", "mha", "mqa"])
+def llama(request, tmp_path_factory):
+    heads, kv_heads = request.param
+    torch.manual_seed(2)
+    config = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=64, intermediate_size=88,
+                                      num_hidden_layers=2, num_attention_heads=heads,
+                                      num_key_value_heads=kv_heads, max_position_embeddings=64,
+                                      rms_norm_eps=1e-6, bos_token_id=0, eos_token_id=0)
+    hf = transformers.LlamaForCausalLM(config)
+    return hf, _save(hf, tmp_path_factory.mktemp("llama"))
+
+
+def test_llama_logits_match_transformers(llama, isa, rng):
+    hf, model = llama
+    ids, mask = _right_padded(rng, 3, 14)
+    ours = model.forward(ids, attention_mask=mask)
+    ref = _logits(hf, ids, mask)
+    real = mask.astype(bool)
+    # LLaMA's logits here are unit scale (|logit| < 1), so 1e-4 is the usual absolute bound.
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_llama_untied_head_and_rope_theta(tmp_path, rng):
+    torch.manual_seed(3)
+    config = transformers.LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=40,
+                                      num_hidden_layers=1, num_attention_heads=4,
+                                      num_key_value_heads=2, max_position_embeddings=64,
+                                      tie_word_embeddings=False, rope_theta=500000.0,
+                                      bos_token_id=0, eos_token_id=0)
+    hf = transformers.LlamaForCausalLM(config)
+    model = _save(hf, tmp_path)
+    assert model.config.rope_base == 500000.0 and not model.config.tie_word_embeddings
+    ids = rng.integers(0, VOCAB, (2, 40))
+    mask = np.ones_like(ids)
+    np.testing.assert_allclose(model.forward(ids), _logits(hf, ids, mask), rtol=0, atol=1e-4)
+
+
+def test_decoder_errors(gpt2):
+    _, model = gpt2
+    with pytest.raises(ValueError, match="input_ids: token id"):
+        model.forward(np.array([[VOCAB]]))
+    with pytest.raises(ValueError, match="position_ids"):
+        model.forward(np.array([[1, 2]]), position_ids=np.array([[0, 32]]))
+    with pytest.raises(ValueError, match="position_ids: expected shape"):
+        model.forward(np.array([[1, 2]]), position_ids=np.array([0, 1]))
