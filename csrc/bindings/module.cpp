@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   pt::bindings::register_runtime(m);
   pt::bindings::register_ops(m);
   pt::bindings::register_linear(m);
+  pt::bindings::register_kv_cache(m);
 }

@@ -1,0 +1,92 @@
+#include "model/kv_cache.h"
+
+#include <cstring>
+#include <map>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace pt::model {
+
+KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_length,
+                 int64_t head_dim)
+    : layers_(layers), rows_(rows), kv_heads_(kv_heads), max_length_(max_length), head_dim_(head_dim) {
+  if (layers < 1 || rows < 1 || kv_heads < 1 || max_length < 1 || head_dim < 1)
+    throw std::invalid_argument("KVCache: layers, rows, kv_heads, max_length and head_dim must be positive");
+  const double floats = 2.0 * layers * rows * kv_heads * max_length * head_dim;
+  if (floats * sizeof(float) > 1e12)
+    throw std::invalid_argument("KVCache: " + std::to_string(floats * 4 / 1e9) + " GB is too large");
+  void* p = std::aligned_alloc(64, ((static_cast<size_t>(floats) * sizeof(float) + 63) / 64) * 64);
+  if (p == nullptr) throw std::bad_alloc();
+  storage_.reset(static_cast<float*>(p));
+}
+
+float* KVCache::data(int64_t layer, bool values) const {
+  return storage_.get() + (2 * layer + (values ? 1 : 0)) * rows_ * row_floats();
+}
+
+void KVCache::write(int64_t layer, const ops::ConstView& k, const ops::ConstView& v, int64_t start) {
+  if (layer < 0 || layer >= layers_)
+    throw std::invalid_argument("layer: " + std::to_string(layer) + " is outside [0, " +
+                                std::to_string(layers_) + ")");
+  ops::expect_rank("k", k, 4);
+  const int64_t n = k.dim(2);
+  ops::expect_shape("k", k, {rows_, kv_heads_, n, head_dim_});
+  ops::expect_shape("v", v, k.shape);
+  if (start < 0 || start + n > max_length_)
+    throw std::invalid_argument("start: positions [" + std::to_string(start) + ", " +
+                                std::to_string(start + n) + ") do not fit the cache's max_length " +
+                                std::to_string(max_length_));
+  for (const auto* t : {&k, &v})
+    if (head_dim_ > 1 && t->stride(3) != 1)
+      throw std::invalid_argument("k, v: the last axis must be contiguous");
+  for (int which = 0; which < 2; ++which) {
+    const ops::ConstView& src = which ? v : k;
+    float* dst = data(layer, which == 1);
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t h = 0; h < kv_heads_; ++h)
+        for (int64_t t = 0; t < n; ++t)
+          std::memcpy(dst + ((r * kv_heads_ + h) * max_length_ + start + t) * head_dim_,
+                      src.data + r * src.stride(0) + h * src.stride(1) + t * src.stride(2),
+                      head_dim_ * sizeof(float));
+  }
+}
+
+void KVCache::reorder(const std::vector<int64_t>& sources, int64_t length) {
+  if (static_cast<int64_t>(sources.size()) != rows_)
+    throw std::invalid_argument("sources: expected " + std::to_string(rows_) + " rows, got " +
+                                std::to_string(sources.size()));
+  for (int64_t s : sources)
+    if (s < 0 || s >= rows_)
+      throw std::invalid_argument("sources: row " + std::to_string(s) + " is outside [0, " +
+                                  std::to_string(rows_) + ")");
+  if (length < 0 || length > max_length_)
+    throw std::invalid_argument("length: expected [0, max_length]");
+  // Sources read by a moved row that is itself overwritten go to scratch first.
+  std::map<int64_t, std::vector<float>> saved;
+  const size_t span = static_cast<size_t>(length) * head_dim_;
+  for (int64_t layer = 0; layer < layers_; ++layer) {
+    for (int which = 0; which < 2; ++which) {
+      float* base = data(layer, which == 1);
+      auto row = [&](int64_t r, int64_t h) { return base + (r * kv_heads_ + h) * max_length_ * head_dim_; };
+      saved.clear();
+      for (int64_t r = 0; r < rows_; ++r) {
+        const int64_t s = sources[r];
+        if (s == r || sources[s] == s || saved.count(s)) continue;
+        auto& copy = saved[s];  // row s will be overwritten: keep what it holds
+        copy.resize(span * kv_heads_);
+        for (int64_t h = 0; h < kv_heads_; ++h) std::memcpy(copy.data() + h * span, row(s, h), span * sizeof(float));
+      }
+      for (int64_t r = 0; r < rows_; ++r) {
+        const int64_t s = sources[r];
+        if (s == r) continue;
+        const auto it = saved.find(s);
+        for (int64_t h = 0; h < kv_heads_; ++h)
+          std::memcpy(row(r, h), it != saved.end() ? it->second.data() + h * span : row(s, h),
+                      span * sizeof(float));
+      }
+    }
+  }
+}
+
+}  // namespace pt::model

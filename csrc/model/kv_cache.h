@@ -1,0 +1,48 @@
+// The key/value cache of a decoder: for each layer, keys and values of every position decoded
+// so far, preallocated for (rows = batch x beams, max_length) so a decoding step only writes its
+// new positions in place and attention reads the cache where it lies.
+// L = layers, R = rows, Hkv = key/value heads, Tmax = max_length, D = head_dim.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "ops/tensor.h"
+
+namespace pt::model {
+
+class KVCache {
+ public:
+  KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_length, int64_t head_dim);
+
+  // Stores k, v ([R, Hkv, n, D] views, last axis contiguous) of `layer` at positions
+  // [start, start + n). Positions past start + n keep whatever they held.
+  void write(int64_t layer, const ops::ConstView& k, const ops::ConstView& v, int64_t start);
+
+  // Row r of the cache becomes old row sources[r], over the first `length` positions of every
+  // layer (beam search keeps the surviving beams' histories). Rows whose source is themselves
+  // are not touched, and only the source rows that are overwritten before being read are
+  // copied to scratch, so keeping most beams in place costs little.
+  void reorder(const std::vector<int64_t>& sources, int64_t length);
+
+  // Storage of `layer` (keys when values is false): [R, Hkv, Tmax, D], contiguous.
+  float* data(int64_t layer, bool values) const;
+
+  int64_t layers() const { return layers_; }
+  int64_t rows() const { return rows_; }
+  int64_t kv_heads() const { return kv_heads_; }
+  int64_t max_length() const { return max_length_; }
+  int64_t head_dim() const { return head_dim_; }
+  size_t bytes() const { return static_cast<size_t>(2 * layers_ * row_floats()) * rows_ * sizeof(float); }
+
+ private:
+  int64_t row_floats() const { return kv_heads_ * max_length_ * head_dim_; }
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  int64_t layers_, rows_, kv_heads_, max_length_, head_dim_;
+  std::unique_ptr<float, Free> storage_;  // [L][keys, values][R][Hkv][Tmax][D]
+};
+
+}  // namespace pt::model
