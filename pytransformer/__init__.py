@@ -57,11 +57,13 @@ def set_num_threads(n: int) -> None:
 from . import ops, reference  # noqa: E402  (after the ISA is chosen)
 from .api import load, save  # noqa: E402
 from .config import ModelConfig  # noqa: E402
+from .convert.torch_nn import export_torch  # noqa: E402  (imports torch only when called)
 from .sentence import SentenceEncoder  # noqa: E402
 
 __all__ = [
     "ModelConfig",
     "SentenceEncoder",
+    "export_torch",
     "load",
     "save",
     "cpu_isa",
