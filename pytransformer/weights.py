@@ -97,10 +97,8 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
         if bias:
             shapes[name + ".bias"] = (out_features,)
 
-    def norm(name):
+    def norm(name):  # a LayerNorm's bias is optional (nn.LayerNorm(bias=False))
         shapes[name + ".weight"] = (E,)
-        if config.norm == "layer_norm":
-            shapes[name + ".bias"] = (E,)
 
     def ffn(name):
         linear(name + ".up", F, E, config.ffn_bias)
