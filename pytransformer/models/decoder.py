@@ -16,6 +16,7 @@ from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
 from .encoder import key_padding_mask, token_ids
+from .cache import DecoderCache
 from .layers import Attention, FeedForward, Linear, Norm
 
 
@@ -29,9 +30,11 @@ class DecoderLayer:
         self.ffn = FeedForward(config, tensors, name + ".ffn")
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
 
-    def __call__(self, h, self_mask, positions, memory_kv=None, memory_mask=None) -> np.ndarray:
+    def __call__(self, h, self_mask, positions, memory_kv=None, memory_mask=None, cache=None,
+                 layer: int = 0) -> np.ndarray:
         sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
-            x, r, key_padding_mask=self_mask, causal=True, positions=positions))]
+            x, r, key_padding_mask=self_mask, causal=True, positions=positions, cache=cache,
+            layer=layer))]
         if self.cross_attn is not None:
             sub_layers.append((self.cross_attn_norm, lambda x, r: self.cross_attn(
                 x, r, key_padding_mask=memory_mask, memory_kv=memory_kv)))
@@ -71,13 +74,45 @@ class DecoderStack:
                              f"[{position_ids.min()}, {position_ids.max()}]")
         return position_ids
 
-    def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_mask=None) -> np.ndarray:
+    def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_mask=None,
+                 cache=None, last_only: bool = False) -> np.ndarray:
+        """Logits of ids [B, T]; with last_only, of the last position only ([B, 1, V])."""
         h = self.embeddings(ids, position_ids)
         for i, layer in enumerate(self.layers):
-            h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None, memory_mask)
+            h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None,
+                      memory_mask, cache, i)
+        if cache is not None:
+            cache.length += ids.shape[1]
+        if last_only:
+            h = np.ascontiguousarray(h[:, -1:])
         if self.final_norm is not None:
             h = self.final_norm(h)
         return self.lm_head(h)
+
+    def new_cache(self, rows: int, max_length: int, group_size: int) -> DecoderCache:
+        rows = _checks.positive_int(rows, "rows")
+        max_length = _checks.positive_int(max_length, "max_length")
+        limit = self.embeddings.max_positions
+        if limit is not None and max_length > limit:
+            raise ValueError(f"max_length: {max_length} exceeds the model's {limit} positions")
+        return DecoderCache(self.config, len(self.layers), rows, max_length, group_size)
+
+    def step(self, ids, cache: DecoderCache, attention_mask, position_ids, memory_kv=None,
+             memory_mask=None, last_only: bool = True) -> np.ndarray:
+        """One decoding step over the cache: ids [R, n] at positions cache.length.. (or
+        position_ids); attention_mask [R, cache.length + n] (1 = token, 0 = padding) or None."""
+        ids = token_ids(ids, "input_ids", self.config.vocab_size)
+        R, n = ids.shape
+        if R != cache.rows:
+            raise ValueError(f"input_ids: expected {cache.rows} rows (the cache's), got {R}")
+        if cache.length + n > cache.max_length:
+            raise ValueError(f"input_ids: {cache.length} cached + {n} new positions exceed the "
+                             f"cache's max_length {cache.max_length}")
+        if position_ids is None:
+            position_ids = np.arange(cache.length, cache.length + n, dtype=np.int64)
+        position_ids = self.positions(ids, np.broadcast_to(position_ids, (R, n)))
+        mask = key_padding_mask(attention_mask, (R, cache.length + n))
+        return self(ids, mask, position_ids, memory_kv, memory_mask, cache, last_only)
 
 
 class Decoder:
@@ -95,6 +130,19 @@ class Decoder:
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
         return self.stack(ids, key_padding_mask(attention_mask, ids.shape),
                           self.stack.positions(ids, position_ids))
+
+    def start(self, rows: int, max_length: int, group_size: int = 1) -> DecoderCache:
+        """A KV cache for decoding ``rows`` sequences (batch x beams, in groups of group_size)
+        of up to max_length positions (prompt included)."""
+        return self.stack.new_cache(rows, max_length, group_size)
+
+    def step(self, input_ids, cache: DecoderCache, attention_mask=None, position_ids=None,
+             last_only: bool = True) -> np.ndarray:
+        """Logits [R, 1, vocab] (all n positions unless last_only) of input_ids [R, n], the
+        next positions after the cache's; the prompt is the first step. attention_mask covers
+        the cached and new positions, [R, cache.length + n]; position_ids [R, n] default to
+        cache.length + 0..n-1 (pass them for left-padded prompts)."""
+        return self.stack.step(input_ids, cache, attention_mask, position_ids, last_only=last_only)
 
 
 class EncoderDecoder:
@@ -127,3 +175,29 @@ class EncoderDecoder:
         memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
         return self.decoder(target, key_padding_mask(decoder_attention_mask, target.shape),
                             self.decoder.positions(target, None), memory_kv, source_mask)
+
+    def start(self, input_ids, attention_mask=None, *, max_length: int,
+              group_size: int = 1) -> DecoderCache:
+        """Encode the source input_ids [B, S] once and return a decoding cache for B x
+        group_size rows (row r decodes source r // group_size) of up to max_length target
+        positions, holding every layer's cross-attention keys and values of the source."""
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        group_size = _checks.positive_int(group_size, "group_size")
+        source_mask = key_padding_mask(attention_mask, ids.shape)
+        memory = self.encoder(ids, source_mask)
+        if group_size > 1:
+            memory = np.repeat(memory, group_size, axis=0)
+            source_mask = None if source_mask is None else np.repeat(source_mask, group_size, axis=0)
+        cache = self.decoder.new_cache(memory.shape[0], max_length, group_size)
+        cache.memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
+        cache.memory_mask = source_mask
+        return cache
+
+    def step(self, decoder_input_ids, cache: DecoderCache, decoder_attention_mask=None,
+             last_only: bool = True) -> np.ndarray:
+        """Logits [R, 1, vocab] (all n positions unless last_only) of decoder_input_ids [R, n]
+        following the cache's positions, attending to the source given to start()."""
+        if cache.memory_kv is None:
+            raise ValueError("cache: not made by EncoderDecoder.start (it holds no source)")
+        return self.decoder.step(decoder_input_ids, cache, decoder_attention_mask, None,
+                                 cache.memory_kv, cache.memory_mask, last_only)

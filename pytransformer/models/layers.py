@@ -94,7 +94,10 @@ class Attention:
 
     def __call__(self, x: np.ndarray, residual: np.ndarray, *, key_padding_mask=None,
                  causal: bool = False, positions: Optional[np.ndarray] = None,
-                 memory_kv=None) -> np.ndarray:
+                 memory_kv=None, cache=None, layer: int = 0) -> np.ndarray:
+        """x: [B, T, E]. Self-attention with a ``cache`` (DecoderCache) writes this call's keys
+        and values at positions [cache.length, cache.length + T) of layer ``layer`` and attends
+        over all of them (key_padding_mask then covers [B, cache.length + T])."""
         B, T, E = x.shape
         H, Hkv, D = self.heads, self.kv_heads, self.head_dim
         if self.cross:
@@ -108,6 +111,11 @@ class Attention:
             if self.rotary_base is not None:
                 q = _core.rotary(np.ascontiguousarray(q), positions, self.rotary_base)
                 k = _core.rotary(np.ascontiguousarray(k), positions, self.rotary_base)
+            if cache is not None:
+                cache.store.write(layer, k, v, cache.length)
+                end = cache.length + T
+                k = cache.keys[layer][:, :, :end]
+                v = cache.values[layer][:, :, :end]
         context = np.empty((B, T, H, D), dtype=np.float32)
         _core.attention(q, k, v, key_padding_mask, causal, None, self.scale,
                         context.transpose(0, 2, 1, 3))
