@@ -4,8 +4,11 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bert
+from . import hf_bart, hf_bert, hf_marian
 
 HF_CONVERTERS = {
+    "bart": hf_bart.convert,
     "bert": hf_bert.convert,
+    "marian": hf_marian.convert,
+    "mbart": hf_bart.convert_mbart,
 }
