@@ -14,8 +14,9 @@ config.json files converted from fairseq under transformers 3 still carry ``norm
 "bart" is always post-LN, pre-LN ones are model_type "mbart"), and so do we, because transformers'
 outputs are what a converted checkpoint must reproduce.
 
-Both use learned positions that transformers reads with an offset of 2 (BartLearnedPositionalEmbedding
-looks up row ``p + 2`` for position ``p``, a leftover of fairseq's padding-aware positions), one
+Both use learned positions that transformers reads with an offset of 2
+(BartLearnedPositionalEmbedding looks up row ``p + 2`` for position ``p``, a leftover of
+fairseq's padding-aware positions): we keep rows 2.. so that our position p reads it. One
 table per stack; token embeddings multiplied by sqrt(d_model) when ``scale_embedding``; and a
 ``final_logits_bias`` added to the logits. Every LayerNorm is a default ``nn.LayerNorm`` (eps 1e-5).
 
@@ -142,23 +143,29 @@ def layer_tensors(src: Source, config: ModelConfig) -> Tensors:
     and Marian) -> ours. Q, K and V are stacked for one fused GEMM; cross-attention K and V too."""
     E, F = config.d_model, config.ffn_dim
     out: Tensors = {}
-    stacks = (("encoder", config.num_layers), ("decoder", config.num_decoder_layers or config.num_layers))
-    for stack, count in stacks:
+    decoder_layers = config.num_decoder_layers or config.num_layers
+    for stack, count in (("encoder", config.num_layers), ("decoder", decoder_layers)):
         for i in range(count):
             hf, ours = f"{stack}.layers.{i}.", f"{stack}.{i}."
-            self_attn = "attn" if stack == "encoder" else "self_attn"
-            out.update(_linear(src, [hf + f"self_attn.{n}_proj" for n in "qkv"], ours + self_attn + ".qkv", E, E))
-            out.update(_linear(src, [hf + "self_attn.out_proj"], ours + self_attn + ".out", E, E))
-            out.update(_norm(src, hf + "self_attn_layer_norm", ours + self_attn + "_norm", E))
+            attn = ours + ("attn" if stack == "encoder" else "self_attn")
+            out.update(_linear(src, _proj(hf + "self_attn", "q", "k", "v"), attn + ".qkv", E, E))
+            out.update(_linear(src, _proj(hf + "self_attn", "out"), attn + ".out", E, E))
+            out.update(_norm(src, hf + "self_attn_layer_norm", attn + "_norm", E))
             if stack == "decoder":
-                out.update(_linear(src, [hf + "encoder_attn.q_proj"], ours + "cross_attn.q", E, E))
-                out.update(_linear(src, [hf + f"encoder_attn.{n}_proj" for n in "kv"], ours + "cross_attn.kv", E, E))
-                out.update(_linear(src, [hf + "encoder_attn.out_proj"], ours + "cross_attn.out", E, E))
-                out.update(_norm(src, hf + "encoder_attn_layer_norm", ours + "cross_attn_norm", E))
+                cross = ours + "cross_attn"
+                out.update(_linear(src, _proj(hf + "encoder_attn", "q"), cross + ".q", E, E))
+                out.update(_linear(src, _proj(hf + "encoder_attn", "k", "v"), cross + ".kv", E, E))
+                out.update(_linear(src, _proj(hf + "encoder_attn", "out"), cross + ".out", E, E))
+                out.update(_norm(src, hf + "encoder_attn_layer_norm", cross + "_norm", E))
             out.update(_linear(src, [hf + "fc1"], ours + "ffn.up", F, E))
             out.update(_linear(src, [hf + "fc2"], ours + "ffn.down", E, F))
             out.update(_norm(src, hf + "final_layer_norm", ours + "ffn_norm", E))
     return out
+
+
+def _proj(module: str, *names: str):
+    """The names of a BartAttention's projections, e.g. ``{module}.q_proj``."""
+    return [f"{module}.{n}_proj" for n in names]
 
 
 def _linear(src: Source, names, ours: str, rows: int, cols: int) -> Tensors:

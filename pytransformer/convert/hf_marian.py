@@ -56,4 +56,5 @@ def marian_positions(num_positions: int, dim: int) -> np.ndarray:
     pos = np.arange(num_positions, dtype=np.float64)[:, None]
     j = np.arange(dim)
     angles = pos / np.power(10000.0, 2 * (j // 2) / dim)
-    return np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1).astype(np.float32)
+    table = np.concatenate([np.sin(angles[:, 0::2]), np.cos(angles[:, 1::2])], axis=1)
+    return table.astype(np.float32)
