@@ -4,10 +4,13 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bert, hf_gpt2, hf_llama
+from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian
 
 HF_CONVERTERS = {
+    "bart": hf_bart.convert,
     "bert": hf_bert.convert,
     "gpt2": hf_gpt2.convert,
     "llama": hf_llama.convert,
+    "marian": hf_marian.convert,
+    "mbart": hf_bart.convert_mbart,
 }

@@ -9,6 +9,22 @@ import numpy as np
 Tensors = Dict[str, np.ndarray]
 
 
+# transformers' ACT2FN names -> ours. gelu_new, gelu_fast, gelu_accurate and gelu_pytorch_tanh are
+# the same tanh approximation written four ways; gelu_python is the exact (erf) gelu.
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_python": "gelu", "gelu_new": "gelu_tanh",
+                  "gelu_fast": "gelu_tanh", "gelu_accurate": "gelu_tanh",
+                  "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu", "silu": "silu", "swish": "silu"}
+
+
+def hf_activation(raw: dict, field: str, default: str) -> str:
+    """Our activation for config.json's ``field`` (``default`` when absent, as transformers does)."""
+    name = raw.get(field, default)
+    if name not in HF_ACTIVATIONS:
+        raise ValueError(f"config.json: {field} {name!r} is not supported; supported: "
+                         f"{', '.join(HF_ACTIVATIONS)}")
+    return HF_ACTIVATIONS[name]
+
+
 class CheckpointError(ValueError):
     """A checkpoint lacks a tensor the config implies, or has one of the wrong shape."""
 
@@ -19,6 +35,9 @@ class Source:
     def __init__(self, tensors: Tensors, prefix: str = ""):
         self.tensors = tensors
         self.prefix = prefix
+
+    def has(self, name: str) -> bool:
+        return self.prefix + name in self.tensors
 
     def get(self, name: str, shape: Tuple[int, ...]) -> np.ndarray:
         full = self.prefix + name
