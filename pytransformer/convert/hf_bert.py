@@ -8,17 +8,11 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors
-
-ACTIVATIONS = {"gelu": "gelu", "relu": "relu", "gelu_new": "gelu_tanh",
-                     "gelu_pytorch_tanh": "gelu_tanh", "silu": "silu", "swish": "silu"}
+from ._common import Source, Tensors, hf_activation
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
-    act = raw.get("hidden_act", "gelu")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: "
-                         f"{', '.join(ACTIVATIONS)}")
+    activation = hf_activation(raw, "hidden_act", "gelu")
     if raw.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError(f"config.json: position_embedding_type "
                          f"{raw['position_embedding_type']!r} is not supported; supported: absolute")
@@ -26,7 +20,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         kind="encoder", num_layers=raw["num_hidden_layers"], d_model=raw["hidden_size"],
         num_heads=raw["num_attention_heads"], ffn_dim=raw["intermediate_size"],
         vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="post",
-        norm_eps=raw.get("layer_norm_eps", 1e-12), activation=ACTIVATIONS[act],
+        norm_eps=raw.get("layer_norm_eps", 1e-12), activation=activation,
         positions="learned", max_positions=raw.get("max_position_embeddings", 512),
         type_vocab_size=raw.get("type_vocab_size", 2), embedding_norm=True,
         pad_token_id=raw.get("pad_token_id"),

@@ -10,17 +10,11 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors
-
-ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu",
-               "relu": "relu", "silu": "silu", "swish": "silu"}
+from ._common import Source, Tensors, hf_activation
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
-    act = raw.get("activation_function", "gelu_new")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"config.json: activation_function {act!r} is not supported; "
-                         f"supported: {', '.join(ACTIVATIONS)}")
+    activation = hf_activation(raw, "activation_function", "gelu_new")
     if raw.get("scale_attn_by_inverse_layer_idx"):
         raise ValueError("config.json: scale_attn_by_inverse_layer_idx=True is not supported")
     if raw.get("scale_attn_weights", True) is False:
@@ -30,7 +24,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     config = ModelConfig(
         kind="decoder", num_layers=raw["n_layer"], d_model=E, num_heads=raw["n_head"],
         ffn_dim=F, vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="pre",
-        norm_eps=raw.get("layer_norm_epsilon", 1e-5), activation=ACTIVATIONS[act],
+        norm_eps=raw.get("layer_norm_epsilon", 1e-5), activation=activation,
         positions="learned", max_positions=raw.get("n_positions", 1024), final_norm=True,
         tie_word_embeddings=True, pad_token_id=raw.get("pad_token_id"),
     )
