@@ -138,6 +138,34 @@ def embedding(name: str, B: int, T: int, vocab: int, E: int, quick: bool = False
                 F32 * 2 * B * T * E + I64 * B * T, "memory", {}, quick)
 
 
+def minilm(name: str, B: int, T: int, quick: bool = False) -> Case:
+    """all-MiniLM-L6-v2 (E=384, 6 layers, H=12, F=1536) encoding B sequences of T real tokens."""
+    E, F, layers = 384, 1536, 6
+    def make(rng):
+        return {"ids": rng.integers(1000, 20000, size=(B, T), dtype=np.int64),
+                "attention_mask": np.ones((B, T), dtype=np.int64)}
+    flops = layers * B * T * (2.0 * (4 * E * E + 2 * E * F) + 4.0 * T * E)
+    return Case(name, "encode_minilm", f"B={B} T={T}", make, flops, F32 * 22.7e6, "flop", {},
+                quick, group="model", tol=2e-3)
+
+
+def transformer_base(name: str, B: int, S: int, T: int) -> Case:
+    """The 2017 base Transformer (512/8/6+6/2048) forward: source with padding (random lengths
+    in [S/2, S]), causal target, logits over a 1000-token vocabulary."""
+    E, F, L, V = 512, 2048, 6, 1000
+    def make(rng):
+        lengths = rng.integers(S // 2, S + 1, size=B)
+        return {"src": rng.integers(0, V, size=(B, S), dtype=np.int64),
+                "tgt": rng.integers(0, V, size=(B, T), dtype=np.int64),
+                "src_padding": np.arange(S)[None, :] >= lengths[:, None]}
+    encoder = B * S * (2.0 * (4 * E * E + 2 * E * F) + 4.0 * S * E)
+    decoder = B * T * (2.0 * (6 * E * E + 2 * E * F) + 2.0 * T * E + 4.0 * S * E) + 4.0 * B * S * E * E
+    flops = L * (encoder + decoder) + 2.0 * B * T * E * V
+    weights = F32 * (L * (4 * E * E + 2 * E * F) + L * (8 * E * E + 2 * E * F) + V * E)
+    return Case(name, "transformer_base", f"B={B} S={S} T={T}, padding + causal", make, flops,
+                weights, "flop", {}, group="model", tol=2e-3)
+
+
 # ---------------------------------------------------------------------------------------------
 # The manifest. New rows (model-level cases, other shapes) go here; new engines go in engines.py.
 
@@ -156,6 +184,10 @@ CASES: List[Case] = [
     attention("attention_causal_512", 1, 12, 512, 64, causal=True, quick=True),
     rotary("rotary", 1, 32, 512, 128),
     embedding("embedding", 32, 128, 30522, 384),
+    minilm("minilm_b1_t16", 1, 16, quick=True),
+    minilm("minilm_b1_t128", 1, 128),
+    minilm("minilm_b32_t128", 32, 128),
+    transformer_base("transformer_base_b8", 8, 64, 64),
 ]
 
 BY_NAME: Dict[str, Case] = {case.name: case for case in CASES}

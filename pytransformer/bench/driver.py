@@ -28,7 +28,8 @@ WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 @dataclass
 class Config:
     cases: List[Case]
-    engines: List[str] = field(default_factory=lambda: list(engines_mod.ENGINES))
+    engines: List[str] = field(default_factory=lambda: [
+        name for name, engine in engines_mod.ENGINES.items() if engine.available()])
     threads: List[int] = field(default_factory=lambda: [1, 2])
     rounds: int = 10
     repeat: int = 5  # samples per (round, engine, case)

@@ -40,10 +40,10 @@ def threadpools() -> list:
     return [{k: pool.get(k) for k in keep if k in pool} for pool in threadpool_info()]
 
 
-def _load_reference():
-    """pytransformer/reference.py as a standalone module: it needs NumPy only, and importing
-    the package would load our OpenMP runtime into the NumPy worker."""
-    spec = importlib.util.spec_from_file_location("_bench_reference", _PACKAGE_DIR / "reference.py")
+def _load_module(name: str):
+    """pytransformer/<name>.py as a standalone module, for the NumPy-only ones (reference,
+    safetensors): importing the package would load our OpenMP runtime into the NumPy worker."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", _PACKAGE_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,7 +56,7 @@ class NumpyEngine:
         import numpy
 
         self._np = numpy
-        self.ref = _load_reference()
+        self.ref = _load_module("reference")
 
     def info(self) -> Dict[str, object]:
         return {"numpy": self._np.__version__, "threadpools": threadpools(),
@@ -87,6 +87,18 @@ class NumpyEngine:
 
     def embedding(self, ids, table):
         return lambda: self.ref.embedding(ids, table)
+
+    def encode_minilm(self, ids, attention_mask):
+        from . import models
+
+        tensors, config = models.load_minilm(_load_module("safetensors"))
+        return lambda: models.bert_encode(self.ref, tensors, config, ids, attention_mask)
+
+    def transformer_base(self, src, tgt, src_padding):
+        from . import models
+
+        tensors = models.transformer_base_tensors()
+        return lambda: models.transformer_base_forward(self.ref, tensors, src, tgt, src_padding)
 
 
 class PytransformerEngine:
@@ -135,6 +147,110 @@ class PytransformerEngine:
     def embedding(self, ids, table):
         return lambda: self.ops.embedding(ids, table)
 
+    def encode_minilm(self, ids, attention_mask):
+        from . import models
+
+        model = self.pt.load(models.minilm_path())
+        return lambda: model.encode(ids, attention_mask)
+
+    def transformer_base(self, src, tgt, src_padding):
+        from . import models
+
+        config = self.pt.ModelConfig(**models.transformer_base_config())
+        model = self.pt.models.EncoderDecoder(config, models.transformer_base_tensors())
+        return lambda: model.forward(src, tgt, attention_mask=~src_padding)
+
+
+class TorchEngine:
+    """PyTorch eager (the CPU build): Hugging Face transformers for BERT, torch.nn.Transformer
+    for the 2017 model, under inference_mode."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+
+    def info(self) -> Dict[str, object]:
+        return {"torch": self.torch.__version__, "threads": self.torch.get_num_threads(),
+                "threadpools": threadpools()}
+
+    def encode_minilm(self, ids, attention_mask):
+        import transformers
+
+        from . import models
+
+        model = transformers.BertModel.from_pretrained(models.minilm_path(), add_pooling_layer=False).eval()
+        inputs = {"input_ids": self.torch.from_numpy(ids), "attention_mask": self.torch.from_numpy(attention_mask)}
+
+        def call():
+            with self.torch.inference_mode():
+                return model(**inputs).last_hidden_state.numpy()
+        return call
+
+    def transformer_base(self, src, tgt, src_padding):
+        from . import models
+
+        torch = self.torch
+        c = models.TRANSFORMER_BASE
+        t = {k: torch.from_numpy(v) for k, v in models.transformer_base_tensors().items()}
+        model = torch.nn.Transformer(c["d_model"], c["heads"], c["layers"], c["layers"], c["ffn"],
+                                     dropout=0.0, batch_first=True).eval()
+        _load_canonical_into_nn_transformer(model, t, c["layers"])
+        import math
+
+        import numpy
+
+        positions = numpy.empty((c["max_positions"], c["d_model"]), numpy.float32)
+        angle = numpy.arange(c["max_positions"])[:, None] / 10000.0 ** (2 * (numpy.arange(c["d_model"]) // 2) / c["d_model"])
+        positions[:, 0::2], positions[:, 1::2] = numpy.sin(angle[:, 0::2]), numpy.cos(angle[:, 1::2])
+        positions = torch.from_numpy(positions)
+        scale = math.sqrt(c["d_model"])
+        src_t, tgt_t = torch.from_numpy(src), torch.from_numpy(tgt)
+        padding = torch.from_numpy(src_padding)
+        causal = torch.nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        table = t["embed.tokens"]
+
+        def call():
+            with torch.inference_mode():
+                s = table[src_t] * scale + positions[: src_t.shape[1]]
+                g = table[tgt_t] * scale + positions[: tgt_t.shape[1]]
+                out = model(s, g, tgt_mask=causal, src_key_padding_mask=padding,
+                            memory_key_padding_mask=padding, tgt_is_causal=True)
+                return (out @ table.T).numpy()
+        return call
+
+
+def _load_canonical_into_nn_transformer(model, t, layers: int) -> None:
+    """Copy canonical tensors (pytransformer/weights.py names) into a torch.nn.Transformer."""
+    def put(module, name):
+        module.weight.data.copy_(t[name + ".weight"])
+        module.bias.data.copy_(t[name + ".bias"])
+
+    def attention(mha, qkv_weight, qkv_bias, out):
+        mha.in_proj_weight.data.copy_(qkv_weight)
+        mha.in_proj_bias.data.copy_(qkv_bias)
+        put(mha.out_proj, out)
+
+    import torch
+
+    for i in range(layers):
+        layer, p = model.encoder.layers[i], f"encoder.{i}."
+        attention(layer.self_attn, t[p + "attn.qkv.weight"], t[p + "attn.qkv.bias"], p + "attn.out")
+        put(layer.linear1, p + "ffn.up"), put(layer.linear2, p + "ffn.down")
+        put(layer.norm1, p + "attn_norm"), put(layer.norm2, p + "ffn_norm")
+    for i in range(layers):
+        layer, p = model.decoder.layers[i], f"decoder.{i}."
+        attention(layer.self_attn, t[p + "self_attn.qkv.weight"], t[p + "self_attn.qkv.bias"], p + "self_attn.out")
+        attention(layer.multihead_attn,
+                  torch.cat([t[p + "cross_attn.q.weight"], t[p + "cross_attn.kv.weight"]]),
+                  torch.cat([t[p + "cross_attn.q.bias"], t[p + "cross_attn.kv.bias"]]), p + "cross_attn.out")
+        put(layer.linear1, p + "ffn.up"), put(layer.linear2, p + "ffn.down")
+        put(layer.norm1, p + "self_attn_norm"), put(layer.norm2, p + "cross_attn_norm")
+        put(layer.norm3, p + "ffn_norm")
+    put(model.encoder.norm, "encoder.final_norm")
+    put(model.decoder.norm, "decoder.final_norm")
+
 
 @dataclass(frozen=True)
 class Engine:
@@ -142,12 +258,17 @@ class Engine:
     label: str  # column header in the table
     adapter: Callable[[int], object]  # threads -> adapter; called in the worker only
     openblas_overridable: bool = False  # --unset-openblas-overrides applies to its worker
+    requires: Tuple[str, ...] = ()  # modules it imports; absent ones take it off the default list
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
 
 # The first engine is "ours"; ratios in the table are <other> median / ours median.
 ENGINES: Dict[str, Engine] = {
     "pytransformer": Engine("pytransformer", "ours", PytransformerEngine),
     "numpy": Engine("numpy", "numpy", NumpyEngine, openblas_overridable=True),
+    "torch": Engine("torch", "torch", TorchEngine, requires=("torch", "transformers")),
 }
 OURS = "pytransformer"
 
