@@ -7,6 +7,9 @@ import pytest
 from pytransformer.bench import CASES, select
 from pytransformer.bench.engines import ENGINES, OURS, worker_environment
 
+# The PyTorch engine's nn.Transformer takes its nested-tensor fast path on padded batches.
+pytestmark = pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
+
 ADAPTERS = {}
 
 
