@@ -48,7 +48,9 @@ def _int_list(value, name: str) -> Optional[List[int]]:
     if value is None:
         return None
     values = [value] if np.ndim(value) == 0 else list(np.asarray(value).reshape(-1))
-    if not values or any(int(v) != v or v < 0 for v in values):
+    if not values:  # an explicit [] overrides the checkpoint's value with "none"
+        return None
+    if any(int(v) != v or v < 0 for v in values):
         raise ValueError(f"{name}: expected a non-negative token id or a list of them, got {value!r}")
     return [int(v) for v in values]
 

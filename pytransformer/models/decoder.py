@@ -154,7 +154,7 @@ class Decoder:
         max_new_tokens, min_new_tokens, num_beams, length_penalty, early_stopping (True, False or
         "never"), num_return_sequences, do_sample, temperature, top_k (HF default 50 when
         sampling; 0 disables), top_p, repetition_penalty, no_repeat_ngram_size, bad_words_ids,
-        eos_token_id (int or list), pad_token_id, bos_token_id, decoder_start_token_id,
+        eos_token_id (int or list; [] for none), pad_token_id, bos_token_id, decoder_start_token_id,
         forced_bos_token_id, forced_eos_token_id, seed (NumPy generator seed for sampling),
         streamer (a callable given each new token column, int64 [rows]), return_scores.
 
@@ -241,7 +241,7 @@ class EncoderDecoder:
         max_new_tokens, min_new_tokens, num_beams, length_penalty, early_stopping (True, False or
         "never"), num_return_sequences, do_sample, temperature, top_k (HF default 50 when
         sampling; 0 disables), top_p, repetition_penalty, no_repeat_ngram_size, bad_words_ids,
-        eos_token_id (int or list), pad_token_id, bos_token_id, decoder_start_token_id,
+        eos_token_id (int or list; [] for none), pad_token_id, bos_token_id, decoder_start_token_id,
         forced_bos_token_id, forced_eos_token_id, seed (NumPy generator seed for sampling),
         streamer (a callable given each new token column, int64 [rows]), return_scores.
 
