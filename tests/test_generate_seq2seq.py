@@ -16,6 +16,7 @@ nn = torch.nn
 
 D, HEADS, FFN, VOCAB = 32, 4, 64, 60
 START, EOS, PAD = 1, 2, 0
+_PATH = []  # the exported folder (module fixture)
 
 pytestmark = [pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning"),
               pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning")]
@@ -42,6 +43,7 @@ def seq2seq(tmp_path_factory):
     # our format keeps generation defaults in generation_config.json beside config.json
     with open(path / "generation_config.json", "w") as f:
         json.dump({"decoder_start_token_id": START, "eos_token_id": EOS, "pad_token_id": PAD}, f)
+    _PATH[:] = [path]
     return model, emb, pytransformer.load(path)
 
 
@@ -152,3 +154,28 @@ def test_hf_seq2seq_generate_matches_transformers(kind, kwargs, tmp_path):
     np.testing.assert_array_equal(seqs, out.sequences.numpy())
     if kwargs:
         np.testing.assert_allclose(scores, out.sequences_scores.numpy(), atol=1e-4)
+
+
+def test_save_keeps_the_generation_config(seq2seq, tmp_path):
+    from pytransformer import weights
+
+    src_dir = tmp_path / "copy"
+    config, tensors = weights.load(_source_dir(seq2seq))
+    pytransformer.save(config, tensors, src_dir, generation_config={"decoder_start_token_id": 1,
+                                                                    "eos_token_id": [2, 3]})
+    reloaded = pytransformer.load(src_dir)
+    assert reloaded.generation_config == {"decoder_start_token_id": 1, "eos_token_id": [2, 3]}
+    assert (src_dir / "generation_config.json").is_file()
+
+
+def _source_dir(seq2seq):
+    return _PATH[0]
+
+
+def test_beam_sampling_is_reproducible(seq2seq):
+    _, _, ours = seq2seq
+    src, mask = _sources()
+    a = ours.generate(src, mask, max_new_tokens=6, num_beams=3, do_sample=True, seed=3)
+    b = ours.generate(src, mask, max_new_tokens=6, num_beams=3, do_sample=True, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape[0] == 3 and (a[:, 0] == START).all()
