@@ -3,8 +3,6 @@ weights: greedy and beam search token for token (beam scores within 1e-4), the l
 processors, EOS and padding, left-padded batches; sampling by determinism and distribution;
 the encoder-decoder path vs a torch greedy loop over an exported nn.Transformer."""
 
-import json
-import math
 
 import numpy as np
 import pytest
