@@ -59,9 +59,12 @@ from .api import load, save  # noqa: E402
 from .config import ModelConfig  # noqa: E402
 from .convert.torch_nn import export_torch  # noqa: E402  (imports torch only when called)
 from .sentence import SentenceEncoder  # noqa: E402
+from .text import Generator, Translator  # noqa: E402  (tokenizers imported only when used)
 
 __all__ = [
+    "Generator",
     "ModelConfig",
+    "Translator",
     "SentenceEncoder",
     "export_torch",
     "load",

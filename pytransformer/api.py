@@ -21,9 +21,14 @@ def load(path, compute_type: str = "float32"):
         raise ValueError(f"compute_type: {compute_type!r} is not supported; supported: "
                          f"{', '.join(COMPUTE_TYPES)}")
     config, tensors = weights.load(path)
-    return _MODELS[config.kind](config, tensors)
+    model = _MODELS[config.kind](config, tensors)
+    if config.kind != "encoder":
+        # generate() defaults: the raw HF generation keys (generation_config.json / config.json)
+        model.generation_config = weights.load_generation_config(path)
+    return model
 
 
-def save(config: ModelConfig, tensors: Union[dict, None], path) -> None:
-    """Write a model in our format (config.json + model.safetensors, canonical tensor names)."""
-    weights.save(config, tensors, path)
+def save(config: ModelConfig, tensors: Union[dict, None], path, generation_config=None) -> None:
+    """Write a model in our format (config.json + model.safetensors, canonical tensor names, and
+    generation_config.json when generation_config, a dict of HF generation keys, is given)."""
+    weights.save(config, tensors, path, generation_config)

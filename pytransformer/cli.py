@@ -2,12 +2,14 @@
 
   pytransformer info                  version, instruction sets, threads
   pytransformer bench [options]       the op benchmark: ours vs NumPy, see bench/README.md
+  pytransformer generate --model PATH "prompt" [...]   text generation / translation
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import List, Optional
 
@@ -95,6 +97,53 @@ def _bench(args) -> int:
     return 0
 
 
+def _add_generate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="generate text (decoder-only) or translate (encoder-decoder)",
+        description="Continue each prompt with a decoder-only model, or translate each "
+                    "sentence with an encoder-decoder, using the tokenizer.json beside the "
+                    "model. Unset options default to the checkpoint's generation config, then "
+                    "to Hugging Face's defaults. One output line per result.")
+    parser.add_argument("prompts", nargs="+", help="prompts (or source sentences)")
+    parser.add_argument("--model", required=True, metavar="PATH", help="checkpoint folder")
+    parser.add_argument("--max-new-tokens", type=int, metavar="N")
+    parser.add_argument("--min-new-tokens", type=int, metavar="N")
+    parser.add_argument("--num-beams", type=int, metavar="N")
+    parser.add_argument("--num-return-sequences", type=int, metavar="N")
+    parser.add_argument("--length-penalty", type=float)
+    parser.add_argument("--do-sample", action="store_true", default=None)
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--repetition-penalty", type=float)
+    parser.add_argument("--no-repeat-ngram-size", type=int)
+    parser.add_argument("--seed", type=int, help="seed of the sampling generator")
+    parser.set_defaults(run=_generate)
+
+
+def _generate(args) -> int:
+    from .text import Generator, Translator
+
+    options = {k: getattr(args, k) for k in (
+        "max_new_tokens", "min_new_tokens", "num_beams", "num_return_sequences", "length_penalty",
+        "do_sample", "temperature", "top_k", "top_p", "repetition_penalty",
+        "no_repeat_ngram_size", "seed") if getattr(args, k) is not None}
+    try:
+        with open(os.path.join(args.model, "config.json")) as f:
+            raw = json.load(f)  # ours says kind, a Hugging Face one is_encoder_decoder
+        seq2seq = raw.get("kind") == "encoder-decoder" or bool(raw.get("is_encoder_decoder"))
+        if seq2seq:
+            outputs = Translator(args.model).translate(args.prompts, **options)
+        else:
+            outputs = Generator(args.model).generate_text(args.prompts, **options)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"pytransformer generate: {error}", file=sys.stderr)
+        return 2
+    for text in outputs:
+        print(text)
+    return 0
+
+
 def _info(args) -> int:
     import numpy
 
@@ -116,6 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     info = subparsers.add_parser("info", help="version, instruction sets and threads")
     info.set_defaults(run=_info)
     _add_bench(subparsers)
+    _add_generate(subparsers)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

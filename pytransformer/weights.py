@@ -38,11 +38,16 @@ from .convert._common import CheckpointError
 Tensors = Dict[str, np.ndarray]
 
 
-def save(config: ModelConfig, tensors: Tensors, path) -> None:
-    """Write ``config`` and ``tensors`` (canonical names) as our format into folder ``path``."""
+def save(config: ModelConfig, tensors: Tensors, path, generation_config=None) -> None:
+    """Write ``config`` and ``tensors`` (canonical names) as our format into folder ``path``,
+    with ``generation_config`` (a dict of Hugging Face generation keys) as generation_config.json
+    when given."""
     os.makedirs(path, exist_ok=True)
     with open(os.path.join(path, "config.json"), "w") as f:
         f.write(config.to_json())
+    if generation_config:
+        with open(os.path.join(path, "generation_config.json"), "w") as f:
+            json.dump(dict(generation_config), f, indent=2, sort_keys=True)
     safetensors.save({k: np.asarray(v) for k, v in tensors.items()},
                      os.path.join(path, "model.safetensors"), metadata={"format": "pytransformer"})
 
@@ -68,6 +73,23 @@ def load(path) -> Tuple[ModelConfig, Tensors]:
     config, tensors = HF_CONVERTERS[model_type](raw, _read_tensors(path))
     validate(config, tensors)
     return config, tensors
+
+
+def load_generation_config(path) -> Dict:
+    """The checkpoint's raw generation defaults, as Hugging Face finds them:
+    generation_config.json when present (ours or HF's), else the generation keys of config.json
+    (GenerationConfig.from_model_config; for our format only pad_token_id is there)."""
+    from .generate import GENERATION_KEYS
+
+    path = os.fspath(path)
+    generation_path = os.path.join(path, "generation_config.json")
+    if os.path.isfile(generation_path):
+        with open(generation_path) as f:
+            raw = json.load(f)
+    else:
+        with open(os.path.join(path, "config.json")) as f:
+            raw = json.load(f)
+    return {k: v for k, v in raw.items() if k in GENERATION_KEYS and v is not None}
 
 
 def _read_tensors(path: str) -> Tensors:
