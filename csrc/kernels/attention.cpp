@@ -1,7 +1,20 @@
-// Fused scaled-dot-product attention: out = softmax(q k^T * scale + bias, masked) v.
-// B = batch, H = query heads, Hkv = key/value heads, Tq/Tk = query/key positions, D = head dim.
-// Shapes and strides are in attention_args.h. Masks are applied here, key by key: no mask or
-// score tensor of [B, H, Tq, Tk] is ever materialised. A query with no visible key gets zeros.
+// Fused scaled-dot-product attention: out = softmax(q k^T * scale + bias, masked) v, computed
+// flash-attention style: key tiles, online softmax, no [Tq, Tk] score matrix in memory.
+// B = batch, H = query heads, Hkv = key/value heads, G = H / Hkv query heads per kv head,
+// Tq/Tk = query/key positions, D = head dim. Shapes and strides are in attention_args.h.
+//
+// A kv head's "rows" are its G heads' queries flattened, row = g * Tq + i: grouped-query heads
+// then share every K/V load, and a GQA decode step (Tq = 1) still fills the vector lanes.
+// One task = (b, kv head, block of up to BQ rows):
+//   Qt = (q * scale)^T                  [D, BQ]   packed once; queries run along the lanes
+//   for each tile of up to BK *visible* keys (padded and causally hidden keys never enter):
+//     St = K_tile Qt (+ bias, causal)    [BK, BQ]  one broadcast k[j][d] times Qt vectors
+//     online softmax down the columns: max and sum are over keys = across vectors, so they
+//       are plain vertical ops, never a horizontal reduction; P overwrites St
+//     O = O * alpha + P^T V              [BQ, D]   P broadcast, V rows as vectors over D
+//   out = O / l, zeros where l = 0 (a query that saw no key)
+// Memory per thread: Qt + St + O, O(BQ * (D + BK)) floats, whatever Tq and Tk are.
+#include <cfloat>
 #include <cmath>
 
 #include "cpu/threading.h"
@@ -11,80 +24,224 @@ namespace pt::kernels::PT_ISA_NS {
 namespace {
 
 using V = Vec;
+using Reg = V::reg;
 constexpr int W = V::width;
 
-float dot(const float* x, const float* y, int64_t D) {
-  auto acc = V::zero();
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    acc = V::fma(V::load_partial(x + d, n), V::load_partial(y + d, n), acc);
+// Register blocking. Scores: kScoreKeys keys x kQueryVecs query vectors of accumulators
+// (24 zmm of 32 / 8 ymm of 16). P V: kPvRows rows x kPvVecs D-vectors (16 zmm / 8 ymm).
+constexpr int kQueryVecs = 4;
+constexpr int BQ = kQueryVecs * W;  // rows per block: 64 / 32 / 4
+constexpr int kScoreKeys = W >= 16 ? 6 : 2;
+constexpr int BK = 64;  // visible keys per tile: St is BK x BQ (16 KiB with AVX-512), in L1
+constexpr int kTileKeys = (BK + kScoreKeys - 1) / kScoreKeys * kScoreKeys;  // St rows
+constexpr int kPvRows = 4;  // divides BQ
+constexpr int kPvVecs = W >= 16 ? 4 : 2;
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+inline Reg load_n(const float* p, int n) { return n == W ? V::load(p) : V::load_partial(p, n); }
+
+// Where one block's rows live, and which keys they may see.
+struct Block {
+  int n = 0;                    // rows in use, <= BQ
+  float* out_row[BQ];           // out + b, h, i
+  const float* bias_row[BQ];    // bias + b, h, i (when there is a bias)
+  alignas(64) float last[BQ];   // last key each row may see (causal), as float for the lanes
+  int64_t last_min = 0, last_max = 0;  // over the rows in use
+};
+
+// St[t][:] = sum_d K[key[t]][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
+template <int NQV>
+void score_keys(const float* k, int64_t k_stride, const int64_t* key, const float* qt, int64_t D,
+                float* st) {
+  const float* krow[kScoreKeys];
+  for (int t = 0; t < kScoreKeys; ++t) krow[t] = k + key[t] * k_stride;
+  Reg acc[kScoreKeys][NQV];
+  for (int t = 0; t < kScoreKeys; ++t)
+    for (int c = 0; c < NQV; ++c) acc[t][c] = V::zero();
+  for (int64_t d = 0; d < D; ++d) {
+    Reg qv[NQV];
+    for (int c = 0; c < NQV; ++c) qv[c] = V::load(qt + d * BQ + c * W);
+    for (int t = 0; t < kScoreKeys; ++t) {
+      const Reg kb = V::set1(krow[t][d]);
+      for (int c = 0; c < NQV; ++c) acc[t][c] = V::fma(kb, qv[c], acc[t][c]);
+    }
   }
-  return V::reduce_add(acc);
+  for (int t = 0; t < kScoreKeys; ++t)
+    for (int c = 0; c < NQV; ++c) V::store(st + t * BQ + c * W, acc[t][c]);
 }
 
-// One query row against all its keys; scores is scratch of Tk floats.
-void attend_row(const AttentionArgs& p, int64_t b, int64_t h, int64_t i, float* scores) {
-  const int64_t kv_h = h / (p.heads / p.kv_heads);
-  const float* q = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
-  const float* k = p.k + b * p.k_stride_b + kv_h * p.k_stride_h;
-  const float* v = p.v + b * p.v_stride_b + kv_h * p.v_stride_h;
-  float* out = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
-  const int64_t D = p.head_dim;
-  const uint8_t* pad = p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
-  const float* bias =
-      p.bias ? p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q : nullptr;
-  // Keys past this one are hidden from query i when causal.
-  const int64_t last_key = p.causal ? i + (p.k_len - p.q_len) : p.k_len - 1;
+// St for nk keys (a whole number of micro-tiles) and the first nqv <= NQV query vectors.
+template <int NQV = kQueryVecs>
+void score_tile(int nqv, const float* k, int64_t k_stride, const int64_t* key, int nk,
+                const float* qt, int64_t D, float* st) {
+  if constexpr (NQV > 1) {
+    if (nqv < NQV) return score_tile<NQV - 1>(nqv, k, k_stride, key, nk, qt, D, st);
+  }
+  for (int t = 0; t < nk; t += kScoreKeys) score_keys<NQV>(k, k_stride, key + t, qt, D, st + t * BQ);
+}
 
-  float row_max = -INFINITY;
-  for (int64_t j = 0; j < p.k_len; ++j) {
-    if (j > last_key || (pad && pad[j])) {
-      scores[j] = -INFINITY;
+// Online softmax of one tile, column by column: m (running max), l (running sum) and alpha
+// (rescale of O for this tile) are per row. St becomes P = exp(St - m_new).
+void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& blk, bool mask,
+                  float* m, float* l, float* alpha) {
+  const Reg neg_inf = V::set1(-INFINITY);
+  for (int c = 0; c < nqv; ++c) {
+    float* col = st + c * W;
+    const Reg last = V::load(blk.last + c * W);
+    const Reg m_old = V::load(m + c * W);
+    Reg m_new = m_old;
+    for (int t = 0; t < nk; ++t) {
+      Reg s = V::load(col + t * BQ);
+      if (mask) {  // causal: rows whose last visible key is before key[t] must not see it
+        s = V::select_less(last, V::set1(static_cast<float>(key[t])), neg_inf, s);
+        V::store(col + t * BQ, s);
+      }
+      m_new = V::max(m_new, s);
+    }
+    // A row that has seen only hidden keys keeps m = -inf; exp against 0 then gives exact
+    // zeros (exp is exactly 0 below -88) instead of exp(-inf + inf) = NaN.
+    const Reg m_use = V::select_less(m_new, V::set1(-FLT_MAX), V::zero(), m_new);
+    const Reg a = exp<V>(V::sub(m_old, m_use));
+    Reg sum = V::zero();
+    for (int t = 0; t < nk; ++t) {
+      const Reg e = exp<V>(V::sub(V::load(col + t * BQ), m_use));
+      V::store(col + t * BQ, e);
+      sum = V::add(sum, e);
+    }
+    V::store(m + c * W, m_new);
+    V::store(alpha + c * W, a);
+    V::store(l + c * W, V::fma(V::load(l + c * W), a, sum));
+  }
+}
+
+// O[r][d0 : d0 + NDV W] = alpha[r] O[r][...] + sum_t P[t][r] V[key[t]][...] for kPvRows rows;
+// the last vector holds tail_n <= W columns. o and p point at the block's row r0.
+template <int NDV = kPvVecs>
+void pv_rows(int ndv, const float* p, int nk, const float* v, int64_t v_stride, const int64_t* key,
+             int tail_n, const float* alpha, float* o, int64_t o_stride) {
+  if constexpr (NDV > 1) {
+    if (ndv < NDV) return pv_rows<NDV - 1>(ndv, p, nk, v, v_stride, key, tail_n, alpha, o, o_stride);
+  }
+  Reg acc[kPvRows][NDV];
+  for (int r = 0; r < kPvRows; ++r) {
+    const Reg a = V::set1(alpha[r]);
+    for (int c = 0; c < NDV; ++c) acc[r][c] = V::mul(V::load(o + r * o_stride + c * W), a);
+  }
+  for (int t = 0; t < nk; ++t) {
+    const float* vrow = v + key[t] * v_stride;
+    Reg vv[NDV];
+    for (int c = 0; c < NDV; ++c) vv[c] = c + 1 < NDV ? V::load(vrow + c * W) : load_n(vrow + c * W, tail_n);
+    for (int r = 0; r < kPvRows; ++r) {
+      const Reg pr = V::set1(p[t * BQ + r]);
+      for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pr, vv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < kPvRows; ++r)
+    for (int c = 0; c < NDV; ++c) V::store(o + r * o_stride + c * W, acc[r][c]);
+}
+
+// O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, in kPvRows x kPvVecs W blocks.
+void pv_tile(const float* p, int nk, int rows, const float* v, int64_t v_stride,
+             const int64_t* key, int64_t D, const float* alpha, float* o, int64_t Dp) {
+  for (int64_t d0 = 0; d0 < D; d0 += kPvVecs * W) {
+    const int64_t cols = D - d0 < kPvVecs * W ? D - d0 : kPvVecs * W;
+    const int ndv = static_cast<int>((cols + W - 1) / W);
+    const int tail_n = static_cast<int>(cols - (ndv - 1) * W);
+    for (int r = 0; r < rows; r += kPvRows) {
+      const float* pr = p + r;
+      float* orow = o + r * Dp + d0;
+      pv_rows(ndv, pr, nk, v + d0, v_stride, key, tail_n, alpha + r, orow, Dp);
+    }
+  }
+}
+
+// Rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
+void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n, float* scratch) {
+  const int64_t D = p.head_dim, Dp = round_up(D, W), G = p.heads / p.kv_heads;
+  const int rows = static_cast<int>(round_up(n, kPvRows));  // P V runs whole row groups
+  const int nqv = (rows + W - 1) / W;                        // query vectors covering them
+  float* qt = scratch;                // [D, BQ]
+  float* st = qt + D * BQ;            // [kTileKeys, BQ]
+  float* o = st + kTileKeys * BQ;     // [BQ, Dp]
+
+  // Gather the rows: pack q (scaled) transposed, note where each row's output and bias go.
+  Block blk;
+  blk.n = n;
+  const int64_t shift = p.k_len - p.q_len;  // causal: query i sees keys j <= i + shift
+  blk.last_min = INT64_MAX, blk.last_max = INT64_MIN;
+  for (int r = 0; r < nqv * W; ++r) {
+    if (r >= n) {  // lanes past n: zero queries that see every key, so they stay finite
+      for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = 0.0f;
+      blk.last[r] = static_cast<float>(p.k_len);
       continue;
     }
-    float s = dot(q, k + j * p.k_stride_t, D) * p.scale;
-    if (bias) s += bias[j * p.bias_stride_k];
-    scores[j] = s;
-    row_max = s > row_max ? s : row_max;
+    const int64_t h = kvh * G + (row0 + r) / p.q_len, i = (row0 + r) % p.q_len;
+    const float* q = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
+    for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = q[d] * p.scale;
+    blk.out_row[r] = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
+    if (p.bias) blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
+    const int64_t last = p.causal ? i + shift : p.k_len - 1;
+    blk.last[r] = static_cast<float>(last);
+    blk.last_min = last < blk.last_min ? last : blk.last_min;
+    blk.last_max = last > blk.last_max ? last : blk.last_max;
   }
 
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    V::store_partial(out + d, V::zero(), n);
-  }
-  // No visible key (or only -inf biases): the output stays zero rather than NaN.
-  if (row_max == -INFINITY) return;
+  alignas(64) float m[BQ], l[BQ], alpha[BQ];
+  for (int r = 0; r < BQ; ++r) m[r] = -INFINITY, l[r] = 0.0f;
+  for (int r = 0; r < rows; ++r)
+    for (int64_t d = 0; d < Dp; ++d) o[r * Dp + d] = 0.0f;
 
-  float sum = 0.0f;
-  for (int64_t j = 0; j < p.k_len; ++j) {
-    if (scores[j] == -INFINITY) continue;
-    const float e = std::exp(scores[j] - row_max);
-    sum += e;
-    const auto weight = V::set1(e);
-    const float* vj = v + j * p.v_stride_t;
+  const float* k = p.k + b * p.k_stride_b + kvh * p.k_stride_h;
+  const float* v = p.v + b * p.v_stride_b + kvh * p.v_stride_h;
+  const uint8_t* pad = p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
+  // Keys past the block's last visible key (causal tiles above the diagonal) are never visited.
+  const int64_t end = blk.last_max + 1 < p.k_len ? blk.last_max + 1 : p.k_len;
+  int64_t key[kTileKeys];
+  for (int64_t j = 0; j < end;) {
+    // The next BK visible keys: padding is dropped here, so a padded key costs one byte read.
+    int nk = 0;
+    for (; j < end && nk < BK; ++j)
+      if (!pad || !pad[j]) key[nk++] = j;
+    if (nk == 0) break;
+    const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
+    for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
+
+    score_tile(nqv, k, p.k_stride_t, key, nk_pad, qt, D, st);
+    if (p.bias)
+      for (int t = 0; t < nk; ++t)
+        for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
+    // Only tiles crossing the diagonal of some row need the causal mask.
+    softmax_tile(st, nk, nqv, key, blk, p.causal && key[nk - 1] > blk.last_min, m, l, alpha);
+    pv_tile(st, nk, rows, v, p.v_stride_t, key, D, alpha, o, Dp);
+  }
+
+  for (int r = 0; r < n; ++r) {
+    // l = 0: every key hidden (or -inf bias), and the output is zeros, not 0/0.
+    const Reg inv = V::set1(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
+    float* out = blk.out_row[r];
     for (int64_t d = 0; d < D; d += W) {
-      const int n = static_cast<int>(D - d < W ? D - d : W);
-      V::store_partial(out + d, V::fma(weight, V::load_partial(vj + d, n), V::load_partial(out + d, n)), n);
+      const int w = static_cast<int>(D - d < W ? D - d : W);
+      V::store_partial(out + d, V::mul(V::load(o + r * Dp + d), inv), w);
     }
-  }
-  const auto inv = V::set1(1.0f / sum);
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    V::store_partial(out + d, V::mul(V::load_partial(out + d, n), inv), n);
   }
 }
 
 }  // namespace
 
 void attention(const AttentionArgs& p) {
-  const int64_t rows = p.batch * p.heads * p.q_len;
-  const double work = static_cast<double>(rows) * p.k_len * p.head_dim;
-#pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t i = r % p.q_len;
-    const int64_t h = (r / p.q_len) % p.heads;
-    const int64_t b = r / (p.q_len * p.heads);
-    attend_row(p, b, h, i, thread_scratch(0, p.k_len));
+  const int64_t G = p.heads / p.kv_heads;
+  const int64_t blocks = (G * p.q_len + BQ - 1) / BQ;  // per (b, kv head)
+  const int64_t tasks = p.batch * p.kv_heads * blocks;
+  const size_t scratch = static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
+  const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
+  // Dynamic: causal blocks near the top of the triangle have little work.
+#pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t block = task % blocks, bh = task / blocks;
+    const int64_t row0 = block * BQ;
+    const int n = static_cast<int>(G * p.q_len - row0 < BQ ? G * p.q_len - row0 : BQ);
+    attend_block(p, bh / p.kv_heads, bh % p.kv_heads, row0, n, thread_scratch(0, scratch));
   }
 }
 
