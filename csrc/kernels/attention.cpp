@@ -28,14 +28,23 @@ using Reg = V::reg;
 constexpr int W = V::width;
 
 // Register blocking. Scores: kScoreKeys keys x kQueryVecs query vectors of accumulators
-// (24 zmm of 32 / 8 ymm of 16). P V: kPvRows rows x kPvVecs D-vectors (16 zmm / 8 ymm).
+// (24 zmm of 32 / 8 ymm of 16). P V: kPvAccs accumulators, rows x D-vectors, at most kPvVecs
+// D-vectors, so that short heads (D = 32: 8 rows x 2) still keep enough FMAs in flight.
 constexpr int kQueryVecs = 4;
 constexpr int BQ = kQueryVecs * W;  // rows per block: 64 / 32 / 4
 constexpr int kScoreKeys = W >= 16 ? 6 : 2;
 constexpr int BK = 64;  // visible keys per tile: St is BK x BQ (16 KiB with AVX-512), in L1
 constexpr int kTileKeys = (BK + kScoreKeys - 1) / kScoreKeys * kScoreKeys;  // St rows
-constexpr int kPvRows = 4;  // divides BQ
+constexpr int kPvAccs = W >= 16 ? 16 : 8;
 constexpr int kPvVecs = W >= 16 ? 4 : 2;
+constexpr int kPvRowsMax = BQ < kPvAccs ? BQ : kPvAccs;  // P V row groups tile this many rows
+
+// Rows per P V micro-tile for NDV D-vectors: a power of two, so every one divides kPvRowsMax.
+constexpr int pv_rows_for(int ndv) {
+  int pow2 = 1;
+  while (pow2 < ndv) pow2 *= 2;
+  return kPvAccs / pow2 < BQ ? kPvAccs / pow2 : BQ;
+}
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -50,12 +59,9 @@ struct Block {
   int64_t last_min = 0, last_max = 0;  // over the rows in use
 };
 
-// St[t][:] = sum_d K[key[t]][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
+// St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
 template <int NQV>
-void score_keys(const float* k, int64_t k_stride, const int64_t* key, const float* qt, int64_t D,
-                float* st) {
-  const float* krow[kScoreKeys];
-  for (int t = 0; t < kScoreKeys; ++t) krow[t] = k + key[t] * k_stride;
+void score_keys(const float* const* krow, const float* qt, int64_t D, float* st) {
   Reg acc[kScoreKeys][NQV];
   for (int t = 0; t < kScoreKeys; ++t)
     for (int c = 0; c < NQV; ++c) acc[t][c] = V::zero();
@@ -73,12 +79,11 @@ void score_keys(const float* k, int64_t k_stride, const int64_t* key, const floa
 
 // St for nk keys (a whole number of micro-tiles) and the first nqv <= NQV query vectors.
 template <int NQV = kQueryVecs>
-void score_tile(int nqv, const float* k, int64_t k_stride, const int64_t* key, int nk,
-                const float* qt, int64_t D, float* st) {
+void score_tile(int nqv, const float* const* krow, int nk, const float* qt, int64_t D, float* st) {
   if constexpr (NQV > 1) {
-    if (nqv < NQV) return score_tile<NQV - 1>(nqv, k, k_stride, key, nk, qt, D, st);
+    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, nk, qt, D, st);
   }
-  for (int t = 0; t < nk; t += kScoreKeys) score_keys<NQV>(k, k_stride, key + t, qt, D, st + t * BQ);
+  for (int t = 0; t < nk; t += kScoreKeys) score_keys<NQV>(krow + t, qt, D, st + t * BQ);
 }
 
 // Online softmax of one tile, column by column: m (running max), l (running sum) and alpha
@@ -115,51 +120,56 @@ void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& b
   }
 }
 
-// O[r][d0 : d0 + NDV W] = alpha[r] O[r][...] + sum_t P[t][r] V[key[t]][...] for kPvRows rows;
-// the last vector holds tail_n <= W columns. o and p point at the block's row r0.
-template <int NDV = kPvVecs>
-void pv_rows(int ndv, const float* p, int nk, const float* v, int64_t v_stride, const int64_t* key,
-             int tail_n, const float* alpha, float* o, int64_t o_stride) {
-  if constexpr (NDV > 1) {
-    if (ndv < NDV) return pv_rows<NDV - 1>(ndv, p, nk, v, v_stride, key, tail_n, alpha, o, o_stride);
-  }
-  Reg acc[kPvRows][NDV];
-  for (int r = 0; r < kPvRows; ++r) {
+// O[r][0 : NDV W] = alpha[r] O[r][...] + sum_t P[t][r] vrow[t][d0 : d0 + NDV W] for R rows; the
+// last vector holds tail_n <= W columns. p, alpha and o point at the first of the R rows.
+template <int R, int NDV>
+void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int tail_n,
+              const float* alpha, float* o, int64_t o_stride) {
+  Reg acc[R][NDV];
+  for (int r = 0; r < R; ++r) {
     const Reg a = V::set1(alpha[r]);
     for (int c = 0; c < NDV; ++c) acc[r][c] = V::mul(V::load(o + r * o_stride + c * W), a);
   }
   for (int t = 0; t < nk; ++t) {
-    const float* vrow = v + key[t] * v_stride;
+    const float* vt = vrow[t] + d0;
     Reg vv[NDV];
-    for (int c = 0; c < NDV; ++c) vv[c] = c + 1 < NDV ? V::load(vrow + c * W) : load_n(vrow + c * W, tail_n);
-    for (int r = 0; r < kPvRows; ++r) {
+    for (int c = 0; c < NDV; ++c) vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
+    for (int r = 0; r < R; ++r) {
       const Reg pr = V::set1(p[t * BQ + r]);
       for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pr, vv[c], acc[r][c]);
     }
   }
-  for (int r = 0; r < kPvRows; ++r)
+  for (int r = 0; r < R; ++r)
     for (int c = 0; c < NDV; ++c) V::store(o + r * o_stride + c * W, acc[r][c]);
 }
 
-// O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, in kPvRows x kPvVecs W blocks.
-void pv_tile(const float* p, int nk, int rows, const float* v, int64_t v_stride,
-             const int64_t* key, int64_t D, const float* alpha, float* o, int64_t Dp) {
+// One D-chunk of ndv <= NDV vectors starting at d0, for all rows (a multiple of kPvRowsMax).
+template <int NDV = kPvVecs>
+void pv_cols(int ndv, const float* p, int nk, int rows, const float* const* vrow, int64_t d0,
+             int tail_n, const float* alpha, float* o, int64_t o_stride) {
+  if constexpr (NDV > 1) {
+    if (ndv < NDV) return pv_cols<NDV - 1>(ndv, p, nk, rows, vrow, d0, tail_n, alpha, o, o_stride);
+  }
+  constexpr int R = pv_rows_for(NDV);
+  for (int r = 0; r < rows; r += R)
+    pv_micro<R, NDV>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+}
+
+// O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, D in chunks of kPvVecs vectors.
+void pv_tile(const float* p, int nk, int rows, const float* const* vrow, int64_t D,
+             const float* alpha, float* o, int64_t Dp) {
   for (int64_t d0 = 0; d0 < D; d0 += kPvVecs * W) {
     const int64_t cols = D - d0 < kPvVecs * W ? D - d0 : kPvVecs * W;
     const int ndv = static_cast<int>((cols + W - 1) / W);
     const int tail_n = static_cast<int>(cols - (ndv - 1) * W);
-    for (int r = 0; r < rows; r += kPvRows) {
-      const float* pr = p + r;
-      float* orow = o + r * Dp + d0;
-      pv_rows(ndv, pr, nk, v + d0, v_stride, key, tail_n, alpha + r, orow, Dp);
-    }
+    pv_cols(ndv, p, nk, rows, vrow, d0, tail_n, alpha, o + d0, Dp);
   }
 }
 
 // Rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
 void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n, float* scratch) {
   const int64_t D = p.head_dim, Dp = round_up(D, W), G = p.heads / p.kv_heads;
-  const int rows = static_cast<int>(round_up(n, kPvRows));  // P V runs whole row groups
+  const int rows = static_cast<int>(round_up(n, kPvRowsMax));  // P V runs whole row groups
   const int nqv = (rows + W - 1) / W;                        // query vectors covering them
   float* qt = scratch;                // [D, BQ]
   float* st = qt + D * BQ;            // [kTileKeys, BQ]
@@ -170,21 +180,27 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   blk.n = n;
   const int64_t shift = p.k_len - p.q_len;  // causal: query i sees keys j <= i + shift
   blk.last_min = INT64_MAX, blk.last_max = INT64_MIN;
+  const float* q_row[BQ];
   for (int r = 0; r < nqv * W; ++r) {
     if (r >= n) {  // lanes past n: zero queries that see every key, so they stay finite
-      for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = 0.0f;
       blk.last[r] = static_cast<float>(p.k_len);
       continue;
     }
     const int64_t h = kvh * G + (row0 + r) / p.q_len, i = (row0 + r) % p.q_len;
-    const float* q = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
-    for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = q[d] * p.scale;
+    q_row[r] = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
     blk.out_row[r] = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
     if (p.bias) blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
     const int64_t last = p.causal ? i + shift : p.k_len - 1;
     blk.last[r] = static_cast<float>(last);
     blk.last_min = last < blk.last_min ? last : blk.last_min;
     blk.last_max = last > blk.last_max ? last : blk.last_max;
+  }
+
+  // Row by row in d, so that the stores run along Qt's rows (the loads hit n cache lines).
+  for (int64_t d = 0; d < D; ++d) {
+    float* qt_d = qt + d * BQ;
+    for (int r = 0; r < n; ++r) qt_d[r] = q_row[r][d] * p.scale;
+    for (int r = n; r < nqv * W; ++r) qt_d[r] = 0.0f;
   }
 
   alignas(64) float m[BQ], l[BQ], alpha[BQ];
@@ -198,6 +214,8 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   // Keys past the block's last visible key (causal tiles above the diagonal) are never visited.
   const int64_t end = blk.last_max + 1 < p.k_len ? blk.last_max + 1 : p.k_len;
   int64_t key[kTileKeys];
+  const float* krow[kTileKeys];
+  const float* vrow[kTileKeys];
   for (int64_t j = 0; j < end;) {
     // The next BK visible keys: padding is dropped here, so a padded key costs one byte read.
     int nk = 0;
@@ -206,14 +224,15 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     if (nk == 0) break;
     const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
     for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
+    for (int t = 0; t < nk_pad; ++t) krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
 
-    score_tile(nqv, k, p.k_stride_t, key, nk_pad, qt, D, st);
+    score_tile(nqv, krow, nk_pad, qt, D, st);
     if (p.bias)
       for (int t = 0; t < nk; ++t)
         for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
     // Only tiles crossing the diagonal of some row need the causal mask.
     softmax_tile(st, nk, nqv, key, blk, p.causal && key[nk - 1] > blk.last_min, m, l, alpha);
-    pv_tile(st, nk, rows, v, p.v_stride_t, key, D, alpha, o, Dp);
+    pv_tile(st, nk, rows, vrow, D, alpha, o, Dp);
   }
 
   for (int r = 0; r < n; ++r) {
