@@ -120,9 +120,47 @@ void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& b
   }
 }
 
-// O[r][0 : NDV W] = alpha[r] O[r][...] + sum_t P[t][r] vrow[t][d0 : d0 + NDV W] for R rows; the
-// last vector holds tail_n <= W columns. p, alpha and o point at the first of the R rows.
-template <int R, int NDV>
+// Few rows (a decode step): a block would fill one lane of W, so each row takes its own pass
+// with the lanes along D for the scores and along keys for the softmax.
+// s[t] = scale * q . krow[t] for nk keys (a whole number of kScoreKeys), kScoreKeys at a time so
+// that the FMA chains overlap.
+void score_row(const float* q, float scale, const float* const* krow, int nk, int64_t D, float* s) {
+  for (int t = 0; t < nk; t += kScoreKeys) {
+    Reg acc[kScoreKeys];
+    for (int u = 0; u < kScoreKeys; ++u) acc[u] = V::zero();
+    for (int64_t d = 0; d < D; d += W) {
+      const int w = static_cast<int>(D - d < W ? D - d : W);
+      const Reg qv = load_n(q + d, w);
+      for (int u = 0; u < kScoreKeys; ++u) acc[u] = V::fma(qv, load_n(krow[t + u] + d, w), acc[u]);
+    }
+    for (int u = 0; u < kScoreKeys; ++u) s[t + u] = V::reduce_add(acc[u]) * scale;
+  }
+}
+
+// Online softmax of one row's nk scores (s has room to pad them to a whole vector).
+void softmax_row(float* s, int nk, float& m, float& l, float& alpha) {
+  const int nv = static_cast<int>(round_up(nk, W));
+  for (int t = nk; t < nv; ++t) s[t] = -INFINITY;
+  Reg vmax = V::set1(-INFINITY);
+  for (int t = 0; t < nv; t += W) vmax = V::max(vmax, V::load(s + t));
+  const float tile_max = V::reduce_max(vmax);
+  const float m_new = tile_max > m ? tile_max : m;
+  const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // as in softmax_tile
+  const Reg mu = V::set1(m_use);
+  Reg sum = V::zero();
+  for (int t = 0; t < nv; t += W) {
+    const Reg e = exp<V>(V::sub(V::load(s + t), mu));
+    V::store(s + t, e);
+    sum = V::add(sum, e);
+  }
+  alpha = std::exp(m - m_use);
+  l = l * alpha + V::reduce_add(sum);
+  m = m_new;
+}
+
+// O[r][0 : NDV W] = alpha[r] O[r][...] + sum_t p[t * PK + r] vrow[t][d0 : d0 + NDV W] for R
+// rows; the last vector holds tail_n <= W columns. p, alpha and o point at the first row.
+template <int R, int NDV, int PK>
 void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int tail_n,
               const float* alpha, float* o, int64_t o_stride) {
   Reg acc[R][NDV];
@@ -135,34 +173,42 @@ void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int 
     Reg vv[NDV];
     for (int c = 0; c < NDV; ++c) vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
     for (int r = 0; r < R; ++r) {
-      const Reg pr = V::set1(p[t * BQ + r]);
-      for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pr, vv[c], acc[r][c]);
+      const Reg pt = V::set1(p[t * PK + r]);
+      for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pt, vv[c], acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
     for (int c = 0; c < NDV; ++c) V::store(o + r * o_stride + c * W, acc[r][c]);
 }
 
-// One D-chunk of ndv <= NDV vectors starting at d0, for all rows (a multiple of kPvRowsMax).
+// One D-chunk of ndv <= NDV vectors starting at d0, for rows [0, n): R = pv_rows_for(NDV) at a
+// time (row groups may run past n, up to a multiple of kPvRowsMax), or one by one for the row path.
+// P is st in the block layout, st[t * BQ + r], or in the row layout, st[r * kTileKeys + t].
 template <int NDV = kPvVecs>
-void pv_cols(int ndv, const float* p, int nk, int rows, const float* const* vrow, int64_t d0,
-             int tail_n, const float* alpha, float* o, int64_t o_stride) {
+void pv_cols(int ndv, bool by_row, const float* p, int nk, int n, const float* const* vrow,
+             int64_t d0, int tail_n, const float* alpha, float* o, int64_t o_stride) {
   if constexpr (NDV > 1) {
-    if (ndv < NDV) return pv_cols<NDV - 1>(ndv, p, nk, rows, vrow, d0, tail_n, alpha, o, o_stride);
+    if (ndv < NDV)
+      return pv_cols<NDV - 1>(ndv, by_row, p, nk, n, vrow, d0, tail_n, alpha, o, o_stride);
   }
   constexpr int R = pv_rows_for(NDV);
-  for (int r = 0; r < rows; r += R)
-    pv_micro<R, NDV>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+  if (by_row) {
+    for (int r = 0; r < n; ++r)
+      pv_micro<1, NDV, 1>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+  } else {
+    for (int r = 0; r < n; r += R)
+      pv_micro<R, NDV, BQ>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+  }
 }
 
 // O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, D in chunks of kPvVecs vectors.
-void pv_tile(const float* p, int nk, int rows, const float* const* vrow, int64_t D,
+void pv_tile(bool by_row, const float* p, int nk, int n, const float* const* vrow, int64_t D,
              const float* alpha, float* o, int64_t Dp) {
   for (int64_t d0 = 0; d0 < D; d0 += kPvVecs * W) {
     const int64_t cols = D - d0 < kPvVecs * W ? D - d0 : kPvVecs * W;
     const int ndv = static_cast<int>((cols + W - 1) / W);
     const int tail_n = static_cast<int>(cols - (ndv - 1) * W);
-    pv_cols(ndv, p, nk, rows, vrow, d0, tail_n, alpha, o + d0, Dp);
+    pv_cols(ndv, by_row, p, nk, n, vrow, d0, tail_n, alpha, o + d0, Dp);
   }
 }
 
@@ -171,6 +217,7 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   const int64_t D = p.head_dim, Dp = round_up(D, W), G = p.heads / p.kv_heads;
   const int rows = static_cast<int>(round_up(n, kPvRowsMax));  // P V runs whole row groups
   const int nqv = (rows + W - 1) / W;                        // query vectors covering them
+  const bool by_row = n <= W / 4;  // see score_row
   float* qt = scratch;                // [D, BQ]
   float* st = qt + D * BQ;            // [kTileKeys, BQ]
   float* o = st + kTileKeys * BQ;     // [BQ, Dp]
@@ -197,7 +244,7 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   }
 
   // Row by row in d, so that the stores run along Qt's rows (the loads hit n cache lines).
-  for (int64_t d = 0; d < D; ++d) {
+  for (int64_t d = 0; d < D && !by_row; ++d) {
     float* qt_d = qt + d * BQ;
     for (int r = 0; r < n; ++r) qt_d[r] = q_row[r][d] * p.scale;
     for (int r = n; r < nqv * W; ++r) qt_d[r] = 0.0f;
@@ -226,13 +273,27 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
     for (int t = 0; t < nk_pad; ++t) krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
 
-    score_tile(nqv, krow, nk_pad, qt, D, st);
+    // Only tiles crossing the diagonal of some row need the causal mask.
+    const bool mask = p.causal && key[nk - 1] > blk.last_min;
+    if (by_row) {  // row r's scores are st[r * kTileKeys + t]
+      for (int r = 0; r < n; ++r) {
+        float* s = st + r * kTileKeys;
+        score_row(q_row[r], p.scale, krow, nk_pad, D, s);
+        for (int t = 0; t < nk; ++t) {
+          if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k];
+          if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
+        }
+        softmax_row(s, nk, m[r], l[r], alpha[r]);
+      }
+      pv_tile(true, st, nk, n, vrow, D, alpha, o, Dp);
+      continue;
+    }
+    score_tile(nqv, krow, nk_pad, qt, D, st);  // st[t * BQ + r]
     if (p.bias)
       for (int t = 0; t < nk; ++t)
         for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
-    // Only tiles crossing the diagonal of some row need the causal mask.
-    softmax_tile(st, nk, nqv, key, blk, p.causal && key[nk - 1] > blk.last_min, m, l, alpha);
-    pv_tile(st, nk, rows, vrow, D, alpha, o, Dp);
+    softmax_tile(st, nk, nqv, key, blk, mask, m, l, alpha);
+    pv_tile(false, st, nk, n, vrow, D, alpha, o, Dp);
   }
 
   for (int r = 0; r < n; ++r) {
