@@ -79,6 +79,20 @@ def test_sdpa_bias_broadcasts(bias_shape, causal):
     check(q, k, v, attn_bias=bias, causal=causal, key_padding_mask=rng.random((2, 7)) < 0.2)
 
 
+@pytest.mark.parametrize("Tq,group", [(1, 1), (2, 1), (3, 1), (1, 4), (2, 2), (1, 8)])
+@pytest.mark.parametrize("Tk", [1, 9, 70, 130])
+def test_sdpa_few_rows_with_everything(Tq, group, Tk):
+    # A handful of rows per kv head (a decode step) takes the kernel's row path.
+    rng = np.random.default_rng(Tq * 100 + group * 10 + Tk)
+    Hkv, D = 2, 20
+    q, k, v = qkv(rng, 2, Hkv * group, Hkv, Tq, Tk, D)
+    mask = rng.random((2, Tk)) < 0.3
+    bias = randn(rng, 1, Hkv * group, Tq, Tk)
+    bias[..., 0] = -np.inf
+    for causal in (False, True):
+        check(q, k, v, key_padding_mask=mask, attn_bias=bias, causal=causal)
+
+
 def test_sdpa_scale():
     rng = np.random.default_rng(3)
     q, k, v = qkv(rng, 1, 2, 2, 6, 70, 24)
