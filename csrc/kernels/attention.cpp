@@ -52,11 +52,15 @@ inline Reg load_n(const float* p, int n) { return n == W ? V::load(p) : V::load_
 
 // Where one block's rows live, and which keys they may see.
 struct Block {
-  int n = 0;                    // rows in use, <= BQ
+  int n = 0;        // rows in use, <= BQ
+  int rows = 0;     // n rounded up to whole P V row groups (the extra rows are zero queries)
+  int nqv = 0;      // query vectors covering them
+  bool by_row = false;  // few rows: the row path (see score_row)
+  const float* q_row[BQ];       // q + b, h, i
   float* out_row[BQ];           // out + b, h, i
   const float* bias_row[BQ];    // bias + b, h, i (when there is a bias)
   alignas(64) float last[BQ];   // last key each row may see (causal), as float for the lanes
-  int64_t last_min = 0, last_max = 0;  // over the rows in use
+  int64_t last_min = INT64_MAX, last_max = INT64_MIN;  // over the rows in use
 };
 
 // St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
@@ -212,29 +216,22 @@ void pv_tile(bool by_row, const float* p, int nk, int n, const float* const* vro
   }
 }
 
-// Rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
-void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n, float* scratch) {
-  const int64_t D = p.head_dim, Dp = round_up(D, W), G = p.heads / p.kv_heads;
-  const int rows = static_cast<int>(round_up(n, kPvRowsMax));  // P V runs whole row groups
-  const int nqv = (rows + W - 1) / W;                        // query vectors covering them
-  const bool by_row = n <= W / 4;  // see score_row
-  float* qt = scratch;                // [D, BQ]
-  float* st = qt + D * BQ;            // [kTileKeys, BQ]
-  float* o = st + kTileKeys * BQ;     // [BQ, Dp]
-
-  // Gather the rows: pack q (scaled) transposed, note where each row's output and bias go.
+// Rows [row0, row0 + n) of kv head kvh in batch b: row = g * Tq + i is query i of head kvh G + g.
+Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n) {
   Block blk;
   blk.n = n;
+  blk.rows = static_cast<int>(round_up(n, kPvRowsMax));
+  blk.nqv = (blk.rows + W - 1) / W;
+  blk.by_row = n <= W / 4;
+  const int64_t G = p.heads / p.kv_heads;
   const int64_t shift = p.k_len - p.q_len;  // causal: query i sees keys j <= i + shift
-  blk.last_min = INT64_MAX, blk.last_max = INT64_MIN;
-  const float* q_row[BQ];
-  for (int r = 0; r < nqv * W; ++r) {
+  for (int r = 0; r < blk.nqv * W; ++r) {
     if (r >= n) {  // lanes past n: zero queries that see every key, so they stay finite
       blk.last[r] = static_cast<float>(p.k_len);
       continue;
     }
     const int64_t h = kvh * G + (row0 + r) / p.q_len, i = (row0 + r) % p.q_len;
-    q_row[r] = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
+    blk.q_row[r] = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
     blk.out_row[r] = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
     if (p.bias) blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
     const int64_t last = p.causal ? i + shift : p.k_len - 1;
@@ -242,18 +239,67 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     blk.last_min = last < blk.last_min ? last : blk.last_min;
     blk.last_max = last > blk.last_max ? last : blk.last_max;
   }
+  return blk;
+}
 
-  // Row by row in d, so that the stores run along Qt's rows (the loads hit n cache lines).
-  for (int64_t d = 0; d < D && !by_row; ++d) {
+// Qt = (q * scale)^T, zero columns past n. Row by row in d, so that the stores run along Qt's
+// rows (the loads touch n cache lines, which stay in L1).
+void pack_queries(const Block& blk, int64_t D, float scale, float* qt) {
+  for (int64_t d = 0; d < D; ++d) {
     float* qt_d = qt + d * BQ;
-    for (int r = 0; r < n; ++r) qt_d[r] = q_row[r][d] * p.scale;
-    for (int r = n; r < nqv * W; ++r) qt_d[r] = 0.0f;
+    for (int r = 0; r < blk.n; ++r) qt_d[r] = blk.q_row[r][d] * scale;
+    for (int r = blk.n; r < blk.nqv * W; ++r) qt_d[r] = 0.0f;
   }
+}
 
+// The next (up to) BK keys in [j, end) that are not padding, from j on; advances j. Padding is
+// dropped here, so a padded key costs one byte read and a fully padded stretch no tile at all.
+int next_keys(const uint8_t* pad, int64_t& j, int64_t end, int64_t* key) {
+  int nk = 0;
+  for (; j < end && nk < BK; ++j)
+    if (!pad || !pad[j]) key[nk++] = j;
+  return nk;
+}
+
+// Row path for one tile: scores, bias, causal mask and online softmax row by row; P lands in
+// st[r * kTileKeys + t].
+void softmax_rows(const AttentionArgs& p, const Block& blk, const int64_t* key,
+                  const float* const* krow, int nk, int nk_pad, bool mask, float* st, float* m,
+                  float* l, float* alpha) {
+  for (int r = 0; r < blk.n; ++r) {
+    float* s = st + r * kTileKeys;
+    score_row(blk.q_row[r], p.scale, krow, nk_pad, p.head_dim, s);
+    for (int t = 0; t < nk; ++t) {
+      if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k];
+      if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
+    }
+    softmax_row(s, nk, m[r], l[r], alpha[r]);
+  }
+}
+
+// out[r] = O[r] / l[r]; l = 0 means every key was hidden (or had a -inf bias): zeros, not 0/0.
+void write_rows(const Block& blk, const float* o, const float* l, int64_t D, int64_t Dp) {
+  for (int r = 0; r < blk.n; ++r) {
+    const Reg inv = V::set1(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
+    for (int64_t d = 0; d < D; d += W) {
+      const int w = static_cast<int>(D - d < W ? D - d : W);
+      V::store_partial(blk.out_row[r] + d, V::mul(V::load(o + r * Dp + d), inv), w);
+    }
+  }
+}
+
+// One task: rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
+// scratch holds Qt [D, BQ], St [kTileKeys, BQ] and O [BQ, Dp], Dp = D rounded up to W.
+void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n, float* scratch) {
+  const int64_t D = p.head_dim, Dp = round_up(D, W);
+  float* qt = scratch;
+  float* st = qt + D * BQ;
+  float* o = st + kTileKeys * BQ;
+  const Block blk = gather_rows(p, b, kvh, row0, n);
+  if (!blk.by_row) pack_queries(blk, D, p.scale, qt);
   alignas(64) float m[BQ], l[BQ], alpha[BQ];
   for (int r = 0; r < BQ; ++r) m[r] = -INFINITY, l[r] = 0.0f;
-  for (int r = 0; r < rows; ++r)
-    for (int64_t d = 0; d < Dp; ++d) o[r * Dp + d] = 0.0f;
+  for (int64_t x = 0; x < blk.rows * Dp; ++x) o[x] = 0.0f;
 
   const float* k = p.k + b * p.k_stride_b + kvh * p.k_stride_h;
   const float* v = p.v + b * p.v_stride_b + kvh * p.v_stride_h;
@@ -263,48 +309,26 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   int64_t key[kTileKeys];
   const float* krow[kTileKeys];
   const float* vrow[kTileKeys];
-  for (int64_t j = 0; j < end;) {
-    // The next BK visible keys: padding is dropped here, so a padded key costs one byte read.
-    int nk = 0;
-    for (; j < end && nk < BK; ++j)
-      if (!pad || !pad[j]) key[nk++] = j;
-    if (nk == 0) break;
+  int64_t j = 0;
+  for (int nk; (nk = next_keys(pad, j, end, key)) > 0;) {
+    // Pad to whole score micro-tiles by repeating the last key (its extra scores are unused).
     const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
     for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
     for (int t = 0; t < nk_pad; ++t) krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
-
     // Only tiles crossing the diagonal of some row need the causal mask.
     const bool mask = p.causal && key[nk - 1] > blk.last_min;
-    if (by_row) {  // row r's scores are st[r * kTileKeys + t]
-      for (int r = 0; r < n; ++r) {
-        float* s = st + r * kTileKeys;
-        score_row(q_row[r], p.scale, krow, nk_pad, D, s);
-        for (int t = 0; t < nk; ++t) {
-          if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k];
-          if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
-        }
-        softmax_row(s, nk, m[r], l[r], alpha[r]);
-      }
-      pv_tile(true, st, nk, n, vrow, D, alpha, o, Dp);
-      continue;
+    if (blk.by_row) {
+      softmax_rows(p, blk, key, krow, nk, nk_pad, mask, st, m, l, alpha);
+    } else {
+      score_tile(blk.nqv, krow, nk_pad, qt, D, st);
+      if (p.bias)
+        for (int t = 0; t < nk; ++t)
+          for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
+      softmax_tile(st, nk, blk.nqv, key, blk, mask, m, l, alpha);
     }
-    score_tile(nqv, krow, nk_pad, qt, D, st);  // st[t * BQ + r]
-    if (p.bias)
-      for (int t = 0; t < nk; ++t)
-        for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
-    softmax_tile(st, nk, nqv, key, blk, mask, m, l, alpha);
-    pv_tile(false, st, nk, n, vrow, D, alpha, o, Dp);
+    pv_tile(blk.by_row, st, nk, n, vrow, D, alpha, o, Dp);
   }
-
-  for (int r = 0; r < n; ++r) {
-    // l = 0: every key hidden (or -inf bias), and the output is zeros, not 0/0.
-    const Reg inv = V::set1(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
-    float* out = blk.out_row[r];
-    for (int64_t d = 0; d < D; d += W) {
-      const int w = static_cast<int>(D - d < W ? D - d : W);
-      V::store_partial(out + d, V::mul(V::load(o + r * Dp + d), inv), w);
-    }
-  }
+  write_rows(blk, o, l, D, Dp);
 }
 
 }  // namespace
