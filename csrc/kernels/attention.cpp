@@ -242,14 +242,19 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   return blk;
 }
 
-// Qt = (q * scale)^T, zero columns past n. Row by row in d, so that the stores run along Qt's
-// rows (the loads touch n cache lines, which stay in L1).
+// Qt = (q * scale)^T, zero columns past n. Four rows at a time, so that each d stores four
+// neighbours of a Qt row while four q rows stream in.
 void pack_queries(const Block& blk, int64_t D, float scale, float* qt) {
-  for (int64_t d = 0; d < D; ++d) {
-    float* qt_d = qt + d * BQ;
-    for (int r = 0; r < blk.n; ++r) qt_d[r] = blk.q_row[r][d] * scale;
-    for (int r = blk.n; r < blk.nqv * W; ++r) qt_d[r] = 0.0f;
+  int r = 0;
+  for (; r + 4 <= blk.n; r += 4) {
+    const float *q0 = blk.q_row[r], *q1 = blk.q_row[r + 1], *q2 = blk.q_row[r + 2], *q3 = blk.q_row[r + 3];
+    for (int64_t d = 0; d < D; ++d) {
+      float* dst = qt + d * BQ + r;
+      dst[0] = q0[d] * scale, dst[1] = q1[d] * scale, dst[2] = q2[d] * scale, dst[3] = q3[d] * scale;
+    }
   }
+  for (; r < blk.nqv * W; ++r)
+    for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = r < blk.n ? blk.q_row[r][d] * scale : 0.0f;
 }
 
 // The next (up to) BK keys in [j, end) that are not padding, from j on; advances j. Padding is
