@@ -244,3 +244,17 @@ def test_multi_head_attention_causal_matches_torch():
                           attn_mask=future, need_weights=False)
     ours = ops.multi_head_attention(x, x, x, num_heads=H, key_padding_mask=mask, causal=True, **weights)
     np.testing.assert_allclose(ours, expected.numpy(), rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_grouped_query_matches_reference(causal):
+    rng = np.random.default_rng(12)
+    B, T, E, H, Hkv = 2, 37, 64, 8, 2
+    D = E // H
+    x = randn(rng, B, T, E)
+    weights = dict(q_weight=randn(rng, E, E) / 8, k_weight=randn(rng, Hkv * D, E) / 8,
+                   v_weight=randn(rng, Hkv * D, E) / 8, o_weight=randn(rng, E, E) / 8)
+    mask = rng.random((B, T)) < 0.3
+    kwargs = dict(num_heads=H, num_kv_heads=Hkv, key_padding_mask=mask, causal=causal, **weights)
+    np.testing.assert_allclose(ops.multi_head_attention(x, x, x, **kwargs),
+                               reference.multi_head_attention(x, x, x, **kwargs), rtol=0, atol=ATOL)

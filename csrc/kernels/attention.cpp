@@ -13,6 +13,9 @@
 //       are plain vertical ops, never a horizontal reduction; P overwrites St
 //     O = O * alpha + P^T V              [BQ, D]   P broadcast, V rows as vectors over D
 //   out = O / l, zeros where l = 0 (a query that saw no key)
+// A block of at most W / 4 rows (a decode step without GQA) would leave most lanes idle, so it
+// takes the row path instead: per row, scores with the lanes along D, softmax along keys; it is
+// still one pass over K and V. Tasks are scheduled dynamically: causal blocks differ in work.
 // Memory per thread: Qt + St + O, O(BQ * (D + BK)) floats, whatever Tq and Tk are.
 #include <cfloat>
 #include <cmath>
@@ -344,7 +347,6 @@ void attention(const AttentionArgs& p) {
   const int64_t tasks = p.batch * p.kv_heads * blocks;
   const size_t scratch = static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
   const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
-  // Dynamic: causal blocks near the top of the triangle have little work.
 #pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t block = task % blocks, bh = task / blocks;
