@@ -178,7 +178,8 @@ void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int 
   for (int t = 0; t < nk; ++t) {
     const float* vt = vrow[t] + d0;
     Reg vv[NDV];
-    for (int c = 0; c < NDV; ++c) vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
+    for (int c = 0; c < NDV; ++c)
+      vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
     for (int r = 0; r < R; ++r) {
       const Reg pt = V::set1(p[t * PK + r]);
       for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pt, vv[c], acc[r][c]);
@@ -201,7 +202,8 @@ void pv_cols(int ndv, bool by_row, const float* p, int nk, int n, const float* c
   constexpr int R = pv_rows_for(NDV);
   if (by_row) {
     for (int r = 0; r < n; ++r)
-      pv_micro<1, NDV, 1>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+      pv_micro<1, NDV, 1>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride,
+                          o_stride);
   } else {
     for (int r = 0; r < n; r += R)
       pv_micro<R, NDV, BQ>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
@@ -236,7 +238,8 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     const int64_t h = kvh * G + (row0 + r) / p.q_len, i = (row0 + r) % p.q_len;
     blk.q_row[r] = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
     blk.out_row[r] = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
-    if (p.bias) blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
+    if (p.bias)
+      blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
     const int64_t last = p.causal ? i + shift : p.k_len - 1;
     blk.last[r] = static_cast<float>(last);
     blk.last_min = last < blk.last_min ? last : blk.last_min;
@@ -250,7 +253,8 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
 void pack_queries(const Block& blk, int64_t D, float scale, float* qt) {
   int r = 0;
   for (; r + 4 <= blk.n; r += 4) {
-    const float *q0 = blk.q_row[r], *q1 = blk.q_row[r + 1], *q2 = blk.q_row[r + 2], *q3 = blk.q_row[r + 3];
+    const float *q0 = blk.q_row[r], *q1 = blk.q_row[r + 1];
+    const float *q2 = blk.q_row[r + 2], *q3 = blk.q_row[r + 3];
     for (int64_t d = 0; d < D; ++d) {
       float* dst = qt + d * BQ + r;
       dst[0] = q0[d] * scale, dst[1] = q1[d] * scale, dst[2] = q2[d] * scale, dst[3] = q3[d] * scale;
@@ -298,7 +302,8 @@ void write_rows(const Block& blk, const float* o, const float* l, int64_t D, int
 
 // One task: rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
 // scratch holds Qt [D, BQ], St [kTileKeys, BQ] and O [BQ, Dp], Dp = D rounded up to W.
-void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n, float* scratch) {
+void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n,
+                  float* scratch) {
   const int64_t D = p.head_dim, Dp = round_up(D, W);
   float* qt = scratch;
   float* st = qt + D * BQ;
@@ -311,7 +316,8 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
 
   const float* k = p.k + b * p.k_stride_b + kvh * p.k_stride_h;
   const float* v = p.v + b * p.v_stride_b + kvh * p.v_stride_h;
-  const uint8_t* pad = p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
+  const uint8_t* pad =
+      p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
   // Keys past the block's last visible key (causal tiles above the diagonal) are never visited.
   const int64_t end = blk.last_max + 1 < p.k_len ? blk.last_max + 1 : p.k_len;
   int64_t key[kTileKeys];
@@ -322,7 +328,8 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     // Pad to whole score micro-tiles by repeating the last key (its extra scores are unused).
     const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
     for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
-    for (int t = 0; t < nk_pad; ++t) krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
+    for (int t = 0; t < nk_pad; ++t)
+      krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
     // Only tiles crossing the diagonal of some row need the causal mask.
     const bool mask = p.causal && key[nk - 1] > blk.last_min;
     if (blk.by_row) {
@@ -345,7 +352,8 @@ void attention(const AttentionArgs& p) {
   const int64_t G = p.heads / p.kv_heads;
   const int64_t blocks = (G * p.q_len + BQ - 1) / BQ;  // per (b, kv head)
   const int64_t tasks = p.batch * p.kv_heads * blocks;
-  const size_t scratch = static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
+  const size_t scratch =
+      static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
   const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
 #pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
   for (int64_t task = 0; task < tasks; ++task) {
