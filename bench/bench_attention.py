@@ -3,6 +3,8 @@
 Run from the repository root (the CPU is shared, so medians over rounds are compared):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=. python bench/bench_attention.py [--threads 2]
 GFLOP/s counts 4 * B * H * Tq * Tk * D (two matmuls), whatever the masks hide.
+On a machine shared with other jobs, GOMP's default spin-wait makes small parallel calls wait
+for a descheduled worker (milliseconds); OMP_WAIT_POLICY=passive shows the kernel's own time.
 """
 import argparse
 import statistics
