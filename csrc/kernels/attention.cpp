@@ -127,8 +127,8 @@ void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& b
   }
 }
 
-// Few rows (a decode step): a block would fill one lane of W, so each row takes its own pass
-// with the lanes along D for the scores and along keys for the softmax.
+// Few rows (a decode step): a block would leave at least 3/4 of the lanes idle, so each row
+// takes its own pass, with the lanes along D for the scores and along keys for the softmax.
 // s[t] = scale * q . krow[t] for nk keys (a whole number of kScoreKeys), kScoreKeys at a time so
 // that the FMA chains overlap.
 void score_row(const float* q, float scale, const float* const* krow, int nk, int64_t D, float* s) {
