@@ -5,6 +5,9 @@ Run from the repository root (the CPU is shared, so medians over rounds are comp
 GFLOP/s counts 4 * B * H * Tq * Tk * D (two matmuls), whatever the masks hide.
 On a machine shared with other jobs, GOMP's default spin-wait makes small parallel calls wait
 for a descheduled worker (milliseconds); OMP_WAIT_POLICY=passive shows the kernel's own time.
+The steadiest comparison on a busy machine is CPU time, one thread each:
+    OPENBLAS_NUM_THREADS=1 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=. \
+        python bench/bench_attention.py --threads 1 --cpu-time
 """
 import argparse
 import statistics
@@ -36,22 +39,25 @@ def make(B, H, Hkv, Tq, Tk, D, pad, rng):
     return q, k, v, mask
 
 
-def timed(fn, reps):
-    t0 = time.perf_counter()
+def timed(fn, reps, clock=time.perf_counter):
+    t0 = clock()
     for _ in range(reps):
         fn()
-    return (time.perf_counter() - t0) / reps
+    return (clock() - t0) / reps
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="process CPU time instead of wall time (use with --threads 1)")
     args = parser.parse_args()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     pytransformer.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     print(f"isa={pytransformer._core.cpu_isa()} "
-          f"threads={args.threads} rounds={args.rounds}")
+          f"threads={args.threads} rounds={args.rounds} clock={clock.__name__}")
     print(f"{'case':<12} {'shape B,H/Hkv,Tq,Tk,D':<24} {'ours ms':>9} {'numpy ms':>9} {'ratio':>7} "
           f"{'ours GF/s':>9} {'numpy GF/s':>10}")
     for name, B, H, Hkv, Tq, Tk, D, pad, causal in CASES:
@@ -63,8 +69,8 @@ def main():
         reps = max(1, int(0.05 / max(single, 1e-6)))
         t_ours, t_ref = [], []
         for _ in range(args.rounds):
-            t_ours.append(timed(ours, reps))
-            t_ref.append(timed(ref, max(1, reps // 4)))
+            t_ours.append(timed(ours, reps, clock))
+            t_ref.append(timed(ref, max(1, reps // 4), clock))
         a, r = statistics.median(t_ours), statistics.median(t_ref)
         flops = 4.0 * B * H * Tq * Tk * D
         print(f"{name:<12} {f'{B},{H}/{Hkv},{Tq},{Tk},{D}':<24} {a * 1e3:9.3f} {r * 1e3:9.3f} "
