@@ -1,7 +1,23 @@
-// Fused scaled-dot-product attention: out = softmax(q k^T * scale + bias, masked) v.
-// B = batch, H = query heads, Hkv = key/value heads, Tq/Tk = query/key positions, D = head dim.
-// Shapes and strides are in attention_args.h. Masks are applied here, key by key: no mask or
-// score tensor of [B, H, Tq, Tk] is ever materialised. A query with no visible key gets zeros.
+// Fused scaled-dot-product attention: out = softmax(q k^T * scale + bias, masked) v, computed
+// flash-attention style: key tiles, online softmax, no [Tq, Tk] score matrix in memory.
+// B = batch, H = query heads, Hkv = key/value heads, G = H / Hkv query heads per kv head,
+// Tq/Tk = query/key positions, D = head dim. Shapes and strides are in attention_args.h.
+//
+// A kv head's "rows" are its G heads' queries flattened, row = g * Tq + i: grouped-query heads
+// then share every K/V load, and a GQA decode step (Tq = 1) still fills the vector lanes.
+// One task = (b, kv head, block of up to BQ rows):
+//   Qt = (q * scale)^T                  [D, BQ]   packed once; queries run along the lanes
+//   for each tile of up to BK *visible* keys (padded and causally hidden keys never enter):
+//     St = K_tile Qt (+ bias, causal)    [BK, BQ]  one broadcast k[j][d] times Qt vectors
+//     online softmax down the columns: max and sum are over keys = across vectors, so they
+//       are plain vertical ops, never a horizontal reduction; P overwrites St
+//     O = O * alpha + P^T V              [BQ, D]   P broadcast, V rows as vectors over D
+//   out = O / l, zeros where l = 0 (a query that saw no key)
+// A block of at most W / 4 rows (a decode step without GQA) would leave most lanes idle, so it
+// takes the row path instead: per row, scores with the lanes along D, softmax along keys; it is
+// still one pass over K and V. Tasks are scheduled dynamically: causal blocks differ in work.
+// Memory per thread: Qt + St + O, O(BQ * (D + BK)) floats, whatever Tq and Tk are.
+#include <cfloat>
 #include <cmath>
 
 #include "cpu/threading.h"
@@ -11,80 +27,340 @@ namespace pt::kernels::PT_ISA_NS {
 namespace {
 
 using V = Vec;
+using Reg = V::reg;
 constexpr int W = V::width;
 
-float dot(const float* x, const float* y, int64_t D) {
-  auto acc = V::zero();
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    acc = V::fma(V::load_partial(x + d, n), V::load_partial(y + d, n), acc);
-  }
-  return V::reduce_add(acc);
+// Register blocking. Scores: kScoreKeys keys x kQueryVecs query vectors of accumulators
+// (24 zmm of 32 / 8 ymm of 16). P V: kPvAccs accumulators, rows x D-vectors, at most kPvVecs
+// D-vectors, so that short heads (D = 32: 8 rows x 2) still keep enough FMAs in flight.
+constexpr int kQueryVecs = 4;
+constexpr int BQ = kQueryVecs * W;  // rows per block: 64 / 32 / 4
+constexpr int kScoreKeys = W >= 16 ? 6 : 2;
+constexpr int BK = 64;  // visible keys per tile: St is BK x BQ (16 KiB with AVX-512), in L1
+constexpr int kTileKeys = (BK + kScoreKeys - 1) / kScoreKeys * kScoreKeys;  // St rows
+constexpr int kPvAccs = W >= 16 ? 16 : 8;
+constexpr int kPvVecs = W >= 16 ? 4 : 2;
+constexpr int kPvRowsMax = BQ < kPvAccs ? BQ : kPvAccs;  // P V row groups tile this many rows
+
+// Rows per P V micro-tile for NDV D-vectors: a power of two, so every one divides kPvRowsMax.
+constexpr int pv_rows_for(int ndv) {
+  int pow2 = 1;
+  while (pow2 < ndv) pow2 *= 2;
+  return kPvAccs / pow2 < BQ ? kPvAccs / pow2 : BQ;
 }
 
-// One query row against all its keys; scores is scratch of Tk floats.
-void attend_row(const AttentionArgs& p, int64_t b, int64_t h, int64_t i, float* scores) {
-  const int64_t kv_h = h / (p.heads / p.kv_heads);
-  const float* q = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
-  const float* k = p.k + b * p.k_stride_b + kv_h * p.k_stride_h;
-  const float* v = p.v + b * p.v_stride_b + kv_h * p.v_stride_h;
-  float* out = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
-  const int64_t D = p.head_dim;
-  const uint8_t* pad = p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
-  const float* bias =
-      p.bias ? p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q : nullptr;
-  // Keys past this one are hidden from query i when causal.
-  const int64_t last_key = p.causal ? i + (p.k_len - p.q_len) : p.k_len - 1;
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-  float row_max = -INFINITY;
-  for (int64_t j = 0; j < p.k_len; ++j) {
-    if (j > last_key || (pad && pad[j])) {
-      scores[j] = -INFINITY;
+inline Reg load_n(const float* p, int n) { return n == W ? V::load(p) : V::load_partial(p, n); }
+
+// Where one block's rows live, and which keys they may see.
+struct Block {
+  int n = 0;        // rows in use, <= BQ
+  int rows = 0;     // n rounded up to whole P V row groups (the extra rows are zero queries)
+  int nqv = 0;      // query vectors covering them
+  bool by_row = false;  // few rows: the row path (see score_row)
+  const float* q_row[BQ];       // q + b, h, i
+  float* out_row[BQ];           // out + b, h, i
+  const float* bias_row[BQ];    // bias + b, h, i (when there is a bias)
+  alignas(64) float last[BQ];   // last key each row may see (causal), as float for the lanes
+  int64_t last_min = INT64_MAX, last_max = INT64_MIN;  // over the rows in use
+};
+
+// St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
+template <int NQV>
+void score_keys(const float* const* krow, const float* qt, int64_t D, float* st) {
+  Reg acc[kScoreKeys][NQV];
+  for (int t = 0; t < kScoreKeys; ++t)
+    for (int c = 0; c < NQV; ++c) acc[t][c] = V::zero();
+  for (int64_t d = 0; d < D; ++d) {
+    Reg qv[NQV];
+    for (int c = 0; c < NQV; ++c) qv[c] = V::load(qt + d * BQ + c * W);
+    for (int t = 0; t < kScoreKeys; ++t) {
+      const Reg kb = V::set1(krow[t][d]);
+      for (int c = 0; c < NQV; ++c) acc[t][c] = V::fma(kb, qv[c], acc[t][c]);
+    }
+  }
+  for (int t = 0; t < kScoreKeys; ++t)
+    for (int c = 0; c < NQV; ++c) V::store(st + t * BQ + c * W, acc[t][c]);
+}
+
+// St for nk keys (a whole number of micro-tiles) and the first nqv <= NQV query vectors.
+template <int NQV = kQueryVecs>
+void score_tile(int nqv, const float* const* krow, int nk, const float* qt, int64_t D, float* st) {
+  if constexpr (NQV > 1) {
+    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, nk, qt, D, st);
+  }
+  for (int t = 0; t < nk; t += kScoreKeys) score_keys<NQV>(krow + t, qt, D, st + t * BQ);
+}
+
+// Online softmax of one tile, column by column: m (running max), l (running sum) and alpha
+// (rescale of O for this tile) are per row. St becomes P = exp(St - m_new).
+void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& blk, bool mask,
+                  float* m, float* l, float* alpha) {
+  const Reg neg_inf = V::set1(-INFINITY);
+  for (int c = 0; c < nqv; ++c) {
+    float* col = st + c * W;
+    const Reg last = V::load(blk.last + c * W);
+    const Reg m_old = V::load(m + c * W);
+    Reg m_new = m_old;
+    for (int t = 0; t < nk; ++t) {
+      Reg s = V::load(col + t * BQ);
+      if (mask) {  // causal: rows whose last visible key is before key[t] must not see it
+        s = V::select_less(last, V::set1(static_cast<float>(key[t])), neg_inf, s);
+        V::store(col + t * BQ, s);
+      }
+      m_new = V::max(m_new, s);
+    }
+    // A row that has seen only hidden keys keeps m = -inf; exp against 0 then gives exact
+    // zeros (exp is exactly 0 below -88) instead of exp(-inf + inf) = NaN.
+    const Reg m_use = V::select_less(m_new, V::set1(-FLT_MAX), V::zero(), m_new);
+    const Reg a = exp<V>(V::sub(m_old, m_use));
+    Reg sum = V::zero();
+    for (int t = 0; t < nk; ++t) {
+      const Reg e = exp<V>(V::sub(V::load(col + t * BQ), m_use));
+      V::store(col + t * BQ, e);
+      sum = V::add(sum, e);
+    }
+    V::store(m + c * W, m_new);
+    V::store(alpha + c * W, a);
+    V::store(l + c * W, V::fma(V::load(l + c * W), a, sum));
+  }
+}
+
+// Few rows (a decode step): a block would leave at least 3/4 of the lanes idle, so each row
+// takes its own pass, with the lanes along D for the scores and along keys for the softmax.
+// s[t] = scale * q . krow[t] for nk keys (a whole number of kScoreKeys), kScoreKeys at a time so
+// that the FMA chains overlap.
+void score_row(const float* q, float scale, const float* const* krow, int nk, int64_t D, float* s) {
+  for (int t = 0; t < nk; t += kScoreKeys) {
+    Reg acc[kScoreKeys];
+    for (int u = 0; u < kScoreKeys; ++u) acc[u] = V::zero();
+    for (int64_t d = 0; d < D; d += W) {
+      const int w = static_cast<int>(D - d < W ? D - d : W);
+      const Reg qv = load_n(q + d, w);
+      for (int u = 0; u < kScoreKeys; ++u) acc[u] = V::fma(qv, load_n(krow[t + u] + d, w), acc[u]);
+    }
+    for (int u = 0; u < kScoreKeys; ++u) s[t + u] = V::reduce_add(acc[u]) * scale;
+  }
+}
+
+// Online softmax of one row's nk scores (s has room to pad them to a whole vector).
+void softmax_row(float* s, int nk, float& m, float& l, float& alpha) {
+  const int nv = static_cast<int>(round_up(nk, W));
+  for (int t = nk; t < nv; ++t) s[t] = -INFINITY;
+  Reg vmax = V::set1(-INFINITY);
+  for (int t = 0; t < nv; t += W) vmax = V::max(vmax, V::load(s + t));
+  const float tile_max = V::reduce_max(vmax);
+  const float m_new = tile_max > m ? tile_max : m;
+  const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // as in softmax_tile
+  const Reg mu = V::set1(m_use);
+  Reg sum = V::zero();
+  for (int t = 0; t < nv; t += W) {
+    const Reg e = exp<V>(V::sub(V::load(s + t), mu));
+    V::store(s + t, e);
+    sum = V::add(sum, e);
+  }
+  alpha = std::exp(m - m_use);
+  l = l * alpha + V::reduce_add(sum);
+  m = m_new;
+}
+
+// O[r][0 : NDV W] = alpha[r] O[r][...] + sum_t p[t * PK + r] vrow[t][d0 : d0 + NDV W] for R
+// rows; the last vector holds tail_n <= W columns. p, alpha and o point at the first row.
+template <int R, int NDV, int PK>
+void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int tail_n,
+              const float* alpha, float* o, int64_t o_stride) {
+  Reg acc[R][NDV];
+  for (int r = 0; r < R; ++r) {
+    const Reg a = V::set1(alpha[r]);
+    for (int c = 0; c < NDV; ++c) acc[r][c] = V::mul(V::load(o + r * o_stride + c * W), a);
+  }
+  for (int t = 0; t < nk; ++t) {
+    const float* vt = vrow[t] + d0;
+    Reg vv[NDV];
+    for (int c = 0; c < NDV; ++c)
+      vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
+    for (int r = 0; r < R; ++r) {
+      const Reg pt = V::set1(p[t * PK + r]);
+      for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pt, vv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < NDV; ++c) V::store(o + r * o_stride + c * W, acc[r][c]);
+}
+
+// One D-chunk of ndv <= NDV vectors starting at d0, for rows [0, n): R = pv_rows_for(NDV) at a
+// time (row groups may run past n, up to a multiple of kPvRowsMax), or one by one for the row path.
+// P is st in the block layout, st[t * BQ + r], or in the row layout, st[r * kTileKeys + t].
+template <int NDV = kPvVecs>
+void pv_cols(int ndv, bool by_row, const float* p, int nk, int n, const float* const* vrow,
+             int64_t d0, int tail_n, const float* alpha, float* o, int64_t o_stride) {
+  if constexpr (NDV > 1) {
+    if (ndv < NDV)
+      return pv_cols<NDV - 1>(ndv, by_row, p, nk, n, vrow, d0, tail_n, alpha, o, o_stride);
+  }
+  constexpr int R = pv_rows_for(NDV);
+  if (by_row) {
+    for (int r = 0; r < n; ++r)
+      pv_micro<1, NDV, 1>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride,
+                          o_stride);
+  } else {
+    for (int r = 0; r < n; r += R)
+      pv_micro<R, NDV, BQ>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
+  }
+}
+
+// O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, D in chunks of kPvVecs vectors.
+void pv_tile(bool by_row, const float* p, int nk, int n, const float* const* vrow, int64_t D,
+             const float* alpha, float* o, int64_t Dp) {
+  for (int64_t d0 = 0; d0 < D; d0 += kPvVecs * W) {
+    const int64_t cols = D - d0 < kPvVecs * W ? D - d0 : kPvVecs * W;
+    const int ndv = static_cast<int>((cols + W - 1) / W);
+    const int tail_n = static_cast<int>(cols - (ndv - 1) * W);
+    pv_cols(ndv, by_row, p, nk, n, vrow, d0, tail_n, alpha, o + d0, Dp);
+  }
+}
+
+// Rows [row0, row0 + n) of kv head kvh in batch b: row = g * Tq + i is query i of head kvh G + g.
+Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n) {
+  Block blk;
+  blk.n = n;
+  blk.rows = static_cast<int>(round_up(n, kPvRowsMax));
+  blk.nqv = (blk.rows + W - 1) / W;
+  blk.by_row = n <= W / 4;
+  const int64_t G = p.heads / p.kv_heads;
+  const int64_t shift = p.k_len - p.q_len;  // causal: query i sees keys j <= i + shift
+  for (int r = 0; r < blk.nqv * W; ++r) {
+    if (r >= n) {  // lanes past n: zero queries that see every key, so they stay finite
+      blk.last[r] = static_cast<float>(p.k_len);
       continue;
     }
-    float s = dot(q, k + j * p.k_stride_t, D) * p.scale;
-    if (bias) s += bias[j * p.bias_stride_k];
-    scores[j] = s;
-    row_max = s > row_max ? s : row_max;
+    const int64_t h = kvh * G + (row0 + r) / p.q_len, i = (row0 + r) % p.q_len;
+    blk.q_row[r] = p.q + b * p.q_stride_b + h * p.q_stride_h + i * p.q_stride_t;
+    blk.out_row[r] = p.out + b * p.out_stride_b + h * p.out_stride_h + i * p.out_stride_t;
+    if (p.bias)
+      blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
+    const int64_t last = p.causal ? i + shift : p.k_len - 1;
+    blk.last[r] = static_cast<float>(last);
+    blk.last_min = last < blk.last_min ? last : blk.last_min;
+    blk.last_max = last > blk.last_max ? last : blk.last_max;
   }
+  return blk;
+}
 
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    V::store_partial(out + d, V::zero(), n);
-  }
-  // No visible key (or only -inf biases): the output stays zero rather than NaN.
-  if (row_max == -INFINITY) return;
-
-  float sum = 0.0f;
-  for (int64_t j = 0; j < p.k_len; ++j) {
-    if (scores[j] == -INFINITY) continue;
-    const float e = std::exp(scores[j] - row_max);
-    sum += e;
-    const auto weight = V::set1(e);
-    const float* vj = v + j * p.v_stride_t;
-    for (int64_t d = 0; d < D; d += W) {
-      const int n = static_cast<int>(D - d < W ? D - d : W);
-      V::store_partial(out + d, V::fma(weight, V::load_partial(vj + d, n), V::load_partial(out + d, n)), n);
+// Qt = (q * scale)^T, zero columns past n. Four rows at a time, so that each d stores four
+// neighbours of a Qt row while four q rows stream in.
+void pack_queries(const Block& blk, int64_t D, float scale, float* qt) {
+  int r = 0;
+  for (; r + 4 <= blk.n; r += 4) {
+    const float *q0 = blk.q_row[r], *q1 = blk.q_row[r + 1];
+    const float *q2 = blk.q_row[r + 2], *q3 = blk.q_row[r + 3];
+    for (int64_t d = 0; d < D; ++d) {
+      float* dst = qt + d * BQ + r;
+      dst[0] = q0[d] * scale, dst[1] = q1[d] * scale, dst[2] = q2[d] * scale, dst[3] = q3[d] * scale;
     }
   }
-  const auto inv = V::set1(1.0f / sum);
-  for (int64_t d = 0; d < D; d += W) {
-    const int n = static_cast<int>(D - d < W ? D - d : W);
-    V::store_partial(out + d, V::mul(V::load_partial(out + d, n), inv), n);
+  for (; r < blk.nqv * W; ++r)
+    for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = r < blk.n ? blk.q_row[r][d] * scale : 0.0f;
+}
+
+// The next (up to) BK keys in [j, end) that are not padding, from j on; advances j. Padding is
+// dropped here, so a padded key costs one byte read and a fully padded stretch no tile at all.
+int next_keys(const uint8_t* pad, int64_t& j, int64_t end, int64_t* key) {
+  int nk = 0;
+  for (; j < end && nk < BK; ++j)
+    if (!pad || !pad[j]) key[nk++] = j;
+  return nk;
+}
+
+// Row path for one tile: scores, bias, causal mask and online softmax row by row; P lands in
+// st[r * kTileKeys + t].
+void softmax_rows(const AttentionArgs& p, const Block& blk, const int64_t* key,
+                  const float* const* krow, int nk, int nk_pad, bool mask, float* st, float* m,
+                  float* l, float* alpha) {
+  for (int r = 0; r < blk.n; ++r) {
+    float* s = st + r * kTileKeys;
+    score_row(blk.q_row[r], p.scale, krow, nk_pad, p.head_dim, s);
+    for (int t = 0; t < nk; ++t) {
+      if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k];
+      if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
+    }
+    softmax_row(s, nk, m[r], l[r], alpha[r]);
   }
+}
+
+// out[r] = O[r] / l[r]; l = 0 means every key was hidden (or had a -inf bias): zeros, not 0/0.
+void write_rows(const Block& blk, const float* o, const float* l, int64_t D, int64_t Dp) {
+  for (int r = 0; r < blk.n; ++r) {
+    const Reg inv = V::set1(l[r] > 0.0f ? 1.0f / l[r] : 0.0f);
+    for (int64_t d = 0; d < D; d += W) {
+      const int w = static_cast<int>(D - d < W ? D - d : W);
+      V::store_partial(blk.out_row[r] + d, V::mul(V::load(o + r * Dp + d), inv), w);
+    }
+  }
+}
+
+// One task: rows [row0, row0 + n) of kv head kvh in batch b; see the top of the file.
+// scratch holds Qt [D, BQ], St [kTileKeys, BQ] and O [BQ, Dp], Dp = D rounded up to W.
+void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n,
+                  float* scratch) {
+  const int64_t D = p.head_dim, Dp = round_up(D, W);
+  float* qt = scratch;
+  float* st = qt + D * BQ;
+  float* o = st + kTileKeys * BQ;
+  const Block blk = gather_rows(p, b, kvh, row0, n);
+  if (!blk.by_row) pack_queries(blk, D, p.scale, qt);
+  alignas(64) float m[BQ], l[BQ], alpha[BQ];
+  for (int r = 0; r < BQ; ++r) m[r] = -INFINITY, l[r] = 0.0f;
+  for (int64_t x = 0; x < blk.rows * Dp; ++x) o[x] = 0.0f;
+
+  const float* k = p.k + b * p.k_stride_b + kvh * p.k_stride_h;
+  const float* v = p.v + b * p.v_stride_b + kvh * p.v_stride_h;
+  const uint8_t* pad =
+      p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
+  // Keys past the block's last visible key (causal tiles above the diagonal) are never visited.
+  const int64_t end = blk.last_max + 1 < p.k_len ? blk.last_max + 1 : p.k_len;
+  int64_t key[kTileKeys];
+  const float* krow[kTileKeys];
+  const float* vrow[kTileKeys];
+  int64_t j = 0;
+  for (int nk; (nk = next_keys(pad, j, end, key)) > 0;) {
+    // Pad to whole score micro-tiles by repeating the last key (its extra scores are unused).
+    const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
+    for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
+    for (int t = 0; t < nk_pad; ++t)
+      krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
+    // Only tiles crossing the diagonal of some row need the causal mask.
+    const bool mask = p.causal && key[nk - 1] > blk.last_min;
+    if (blk.by_row) {
+      softmax_rows(p, blk, key, krow, nk, nk_pad, mask, st, m, l, alpha);
+    } else {
+      score_tile(blk.nqv, krow, nk_pad, qt, D, st);
+      if (p.bias)
+        for (int t = 0; t < nk; ++t)
+          for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
+      softmax_tile(st, nk, blk.nqv, key, blk, mask, m, l, alpha);
+    }
+    pv_tile(blk.by_row, st, nk, n, vrow, D, alpha, o, Dp);
+  }
+  write_rows(blk, o, l, D, Dp);
 }
 
 }  // namespace
 
 void attention(const AttentionArgs& p) {
-  const int64_t rows = p.batch * p.heads * p.q_len;
-  const double work = static_cast<double>(rows) * p.k_len * p.head_dim;
-#pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t i = r % p.q_len;
-    const int64_t h = (r / p.q_len) % p.heads;
-    const int64_t b = r / (p.q_len * p.heads);
-    attend_row(p, b, h, i, thread_scratch(0, p.k_len));
+  const int64_t G = p.heads / p.kv_heads;
+  const int64_t blocks = (G * p.q_len + BQ - 1) / BQ;  // per (b, kv head)
+  const int64_t tasks = p.batch * p.kv_heads * blocks;
+  const size_t scratch =
+      static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
+  const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
+#pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t block = task % blocks, bh = task / blocks;
+    const int64_t row0 = block * BQ;
+    const int n = static_cast<int>(G * p.q_len - row0 < BQ ? G * p.q_len - row0 : BQ);
+    attend_block(p, bh / p.kv_heads, bh % p.kv_heads, row0, n, thread_scratch(0, scratch));
   }
 }
 
