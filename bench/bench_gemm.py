@@ -1,0 +1,81 @@
+"""Linear (GEMM) speed: ours vs NumPy/OpenBLAS, timed interleaved in one process.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_gemm.py [--threads 2] [--isa avx512]
+
+For each shape [M, K] x [K -> N] it reports the median over rounds of: ours (Linear with bias),
+NumPy `x @ W.T + b` and bare `x @ W.T`, with GFLOP/s, % of the FMA peak (PEAK_GFLOPS per core)
+and, for decode shapes (small M), the rate at which the weights are streamed (GB/s).
+"""
+import argparse
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import pytransformer
+from pytransformer import _core, ops
+
+PEAK_GFLOPS = 116.0  # fp32 FMA peak of one core (2 x 512-bit FMA ports); see the report
+
+PREFILL = [(4096, 384, 1536), (4096, 1536, 384), (4096, 384, 384), (128, 384, 1152),
+           (16, 384, 1536), (4096, 768, 3072)]
+DECODE = [(m, k, n) for m in (1, 4, 8) for (k, n) in ((768, 2304), (768, 3072), (768, 768),
+                                                        (3072, 768))]
+
+
+def best_repeats(f, target_s=0.02):
+    t0 = time.perf_counter()
+    f()
+    dt = time.perf_counter() - t0
+    return max(1, min(200, int(target_s / max(dt, 1e-7))))
+
+
+def timed(f, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        f()
+    return (time.perf_counter() - t0) / reps
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--isa", default=None)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--only", choices=["prefill", "decode"], default=None)
+    args = p.parse_args()
+    if args.isa:
+        _core.set_isa(args.isa)
+    pytransformer.set_num_threads(args.threads)
+    shapes = (PREFILL if args.only != "decode" else []) + (DECODE if args.only != "prefill" else [])
+    rng = np.random.default_rng(0)
+    peak = PEAK_GFLOPS * args.threads
+    print(f"isa={pytransformer.cpu_isa()} threads={args.threads} rounds={args.rounds} "
+          f"peak={peak:.0f} GFLOP/s")
+    print(f"{'M':>5} {'K':>5} {'N':>5} | {'ours ms':>8} {'GF/s':>6} {'%pk':>4} {'GB/s':>5} | "
+          f"{'np+b ms':>8} {'np ms':>8} {'GF/s':>6} | {'vs np+b':>7} {'vs np':>6}")
+    with threadpool_limits(limits=args.threads):
+        for m, k, n in shapes:
+            x = rng.standard_normal((m, k), dtype=np.float32)
+            w = rng.standard_normal((n, k), dtype=np.float32)
+            b = rng.standard_normal(n, dtype=np.float32)
+            wt = w.T
+            lin = ops.Linear(w, b)
+            fs = {"ours": lambda: lin(x), "npb": lambda: x @ wt + b, "np": lambda: x @ wt}
+            reps = {key: best_repeats(f) for key, f in fs.items()}
+            times = {key: [] for key in fs}
+            for _ in range(args.rounds):
+                for key, f in fs.items():
+                    times[key].append(timed(f, reps[key]))
+            med = {key: float(np.median(v)) for key, v in times.items()}
+            flops = 2.0 * m * n * k
+            gf = flops / med["ours"] / 1e9
+            gbs = n * k * 4 / med["ours"] / 1e9
+            print(f"{m:5d} {k:5d} {n:5d} | {med['ours']*1e3:8.3f} {gf:6.1f} {100*gf/peak:4.0f} "
+                  f"{gbs:5.1f} | {med['npb']*1e3:8.3f} {med['np']*1e3:8.3f} "
+                  f"{flops/med['np']/1e9:6.1f} | {med['npb']/med['ours']:7.2f} "
+                  f"{med['np']/med['ours']:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
