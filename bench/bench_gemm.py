@@ -1,16 +1,22 @@
 """Linear (GEMM) speed: ours vs NumPy/OpenBLAS, timed interleaved in one process.
 
+
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/bench_gemm.py [--threads 2] [--isa avx512]
+    ... --threads 1 --clock cpu     (1 thread, CPU time: steadier when the cores are shared)
 
 For each shape [M, K] x [K -> N] it reports the median over rounds of: ours (Linear with bias),
 NumPy `x @ W.T + b` and bare `x @ W.T`, with GFLOP/s, % of the FMA peak (PEAK_GFLOPS per core)
 and, for decode shapes (small M), the rate at which the weights are streamed (GB/s).
 """
 import argparse
+import pathlib
+import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # the in-tree package
 
 import pytransformer
 from pytransformer import _core, ops
@@ -30,11 +36,14 @@ def best_repeats(f, target_s=0.02):
     return max(1, min(200, int(target_s / max(dt, 1e-7))))
 
 
+CLOCK = time.perf_counter
+
+
 def timed(f, reps):
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     for _ in range(reps):
         f()
-    return (time.perf_counter() - t0) / reps
+    return (CLOCK() - t0) / reps
 
 
 def main():
@@ -43,14 +52,22 @@ def main():
     p.add_argument("--isa", default=None)
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--only", choices=["prefill", "decode"], default=None)
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="cpu: process CPU time (1 thread only; less disturbed by other load)")
     args = p.parse_args()
+    if args.clock == "cpu":
+        if args.threads != 1:
+            p.error("--clock cpu needs --threads 1")
+        global CLOCK
+        CLOCK = time.process_time
     if args.isa:
         _core.set_isa(args.isa)
     pytransformer.set_num_threads(args.threads)
     shapes = (PREFILL if args.only != "decode" else []) + (DECODE if args.only != "prefill" else [])
     rng = np.random.default_rng(0)
     peak = PEAK_GFLOPS * args.threads
-    print(f"isa={pytransformer.cpu_isa()} threads={args.threads} rounds={args.rounds} "
+    print(f"isa={pytransformer.cpu_isa()} threads={args.threads} clock={args.clock} "
+          f"rounds={args.rounds} "
           f"peak={peak:.0f} GFLOP/s")
     print(f"{'M':>5} {'K':>5} {'N':>5} | {'ours ms':>8} {'GF/s':>6} {'%pk':>4} {'GB/s':>5} | "
           f"{'np+b ms':>8} {'np ms':>8} {'GF/s':>6} | {'vs np+b':>7} {'vs np':>6}")
