@@ -1,15 +1,18 @@
 // GEMM for Linear layers: c[M, N] = act(a[M, K] @ w^T + bias) + residual, w given as [N, K].
 // M = tokens, N = output features, K = input features.
+// Blocking names: MR x NR register tile (NR = NV vectors), KC depth block, MC row block.
 //
 // BLIS structure. The weight is packed once (at load) into panels of NR columns, each panel
 // [K][NR] contiguous. At run time, for each block of MC rows and KC depth, the rows of `a` are
 // packed into micro-panels [KC][MR]; the micro-kernel then multiplies an MR x KC micro-panel of
-// a (from L2) by a KC x NR micro-panel of w (kept in L1 while all the row micro-panels of the
-// block go past it) into MR x NR accumulators held in registers. Bias, activation and residual
-// are applied while the tile is still in registers, on the last KC block.
+// a (from L1) by a KC x NR micro-panel of w (from L2, where it stays while all the row
+// micro-panels of the block go past it) into MR x NR accumulators held in registers. Bias,
+// activation and residual are applied while the tile is still in registers, on the last KC
+// block, so c is written once when K <= KC.
 //
-// Threads split the rows; when M is small (decode: M = 1..8) they split the weight's panels
-// instead, so each weight is streamed from memory once per call whatever the thread count.
+// Threads take (row block, panel slice) tasks. When M is small (decode: M = 1..8, one row
+// block) the panels are sliced across the threads, so each weight is streamed from memory once
+// per call whatever the thread count, and prefetched ahead of the FMAs that use it.
 #include <utility>
 
 #include "cpu/threading.h"
