@@ -120,57 +120,90 @@ void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   }
 }
 
-template <Activation A>
-void gemm_impl(const float* a, int64_t lda, const float* packed_w, const float* bias,
-               const float* residual, int64_t ld_residual, float* c, int64_t ldc, int64_t m,
-               int64_t n, int64_t k) {
-  const int64_t panels = (n + NR - 1) / NR;
-  // Equal depth blocks (K = 384 is one block of 384, not 256 + 128) and equal row blocks in
-  // multiples of MR, so no block is a short remainder that runs at half speed.
-  const int64_t k_blocks = (k + KC - 1) / KC;
-  const int64_t kc_max = (k + k_blocks - 1) / k_blocks;
-  const int64_t row_blocks = (m + MC - 1) / MC;
-  const int64_t mc_max = ((m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
+struct Problem {
+  const float* a;
+  int64_t lda;
+  const float* packed_w;
+  const float* bias;
+  const float* residual;
+  int64_t ld_residual;
+  float* c;
+  int64_t ldc, m, n, k;
+  int64_t kc_max;  // depth block
+};
 
-  // Tasks are (row block, slice of panels). With few row blocks (decode: one block of <= MR
-  // rows) each row block is cut into one panel slice per thread, so the threads stream disjoint
-  // parts of the weight and each weight is read from memory once per call. With many row
-  // blocks every thread gets whole row blocks and packs each row of `a` once. Tasks are handed
-  // out dynamically: the cores are often shared, and a thread that lost its core for a while
-  // should not leave the others waiting on its fixed share.
-  const bool parallel = 2.0 * m * n * k >= 2e5 && num_threads() > 1;
+// c[row0 : row0 + mc, panels [panel_begin, panel_end)] over the whole depth. `a_shared` is
+// null (pack the rows here, one depth block at a time, into this thread's scratch) or holds
+// these rows already packed for every depth block, block k0 at offset round_up(mc, MR) * k0.
+template <Activation A>
+void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
+                int64_t panel_end, const float* a_shared) {
+  const int64_t mc_padded = (mc + MR - 1) / MR * MR;
+  float* a_own = a_shared ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
+  for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
+    const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
+    const bool last = k0 + kc == g.k;
+    const float* a_packed = a_shared ? a_shared + mc_padded * k0 : a_own;
+    if (!a_shared) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
+    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+      const int64_t col0 = panel * NR;
+      const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
+      const float* w = g.packed_w + panel * g.k * NR + k0 * NR;
+      for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+        const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
+        const int64_t row = row0 + i0;
+        const Epilogue ep{g.bias ? g.bias + col0 : nullptr,
+                          g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
+                          g.ld_residual};
+        kernel_for_rows<A>(rows, std::make_integer_sequence<int, MR>{})(
+            kc, a_packed + i0 * kc, w, g.c + row * g.ldc + col0, g.ldc, n_valid, k0 > 0, last,
+            ep);
+      }
+    }
+  }
+}
+
+template <Activation A>
+void gemm_impl(const Problem& problem) {
+  const Problem& g = problem;
+  const int64_t panels = (g.n + NR - 1) / NR;
+  const int64_t row_blocks = (g.m + MC - 1) / MC;
+  const bool parallel = 2.0 * g.m * g.n * g.k >= 2e5 && num_threads() > 1;
   const int threads = parallel ? num_threads() : 1;
+  // Tasks are handed out dynamically: the cores are often shared, and a thread that lost its
+  // core for a while should not leave the others waiting on a fixed share.
+
+  if (row_blocks == 1 && parallel) {
+    // Few rows (decode, short prompts): the weight is the traffic. Pack `a` once, for the whole
+    // depth, share it, and cut the panels into slices (several per thread, for balance), so
+    // each weight is streamed from memory exactly once per call.
+    const int64_t m_padded = (g.m + MR - 1) / MR * MR;
+    float* a_packed = thread_scratch(1, m_padded * g.k);
+    for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
+      const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
+      pack_a(g.a + k0, g.lda, g.m, kc, a_packed + m_padded * k0);
+    }
+    const int64_t slices = panels < 4 * threads ? panels : 4 * threads;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t s = 0; s < slices; ++s)
+      gemm_block<A>(g, 0, g.m, panels * s / slices, panels * (s + 1) / slices, a_packed);
+    return;
+  }
+
+  // Many rows: tasks are (row block, panel slice); each packs its rows of `a`. Equal row blocks
+  // in multiples of MR, so no block is a short remainder. Panels are sliced (in one slice per
+  // thread) only when there are too few row blocks to balance the threads.
+  const int64_t mc_max = ((g.m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
   const int64_t panel_slices = row_blocks >= 4 * threads ? 1 : threads;
   const int64_t tasks = row_blocks * panel_slices;
-
 #pragma omp parallel for num_threads(threads) if (parallel) schedule(dynamic, 1)
   for (int64_t task = 0; task < tasks; ++task) {
     const int64_t row0 = (task / panel_slices) * mc_max;
-    const int64_t mc = m - row0 < mc_max ? m - row0 : mc_max;
+    const int64_t mc = g.m - row0 < mc_max ? g.m - row0 : mc_max;
     const int64_t slice = task % panel_slices;
-    const int64_t panel_begin = panels * slice / panel_slices;
-    const int64_t panel_end = panels * (slice + 1) / panel_slices;
-    if (mc <= 0 || panel_begin >= panel_end) continue;
-    float* a_packed = thread_scratch(1, mc_max * kc_max);
-
-    for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
-      const int64_t kc = k - k0 < kc_max ? k - k0 : kc_max;
-      const bool last = k0 + kc == k;
-      pack_a(a + row0 * lda + k0, lda, mc, kc, a_packed);
-      for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-        const int64_t col0 = panel * NR;
-        const int n_valid = static_cast<int>(n - col0 < NR ? n - col0 : NR);
-        const float* w = packed_w + panel * k * NR + k0 * NR;
-        for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-          const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
-          const int64_t row = row0 + i0;
-          const Epilogue ep{bias ? bias + col0 : nullptr,
-                            residual ? residual + row * ld_residual + col0 : nullptr, ld_residual};
-          kernel_for_rows<A>(rows, std::make_integer_sequence<int, MR>{})(
-              kc, a_packed + i0 * kc, w, c + row * ldc + col0, ldc, n_valid, k0 > 0, last, ep);
-        }
-      }
-    }
+    if (mc > 0)
+      gemm_block<A>(g, row0, mc, panels * slice / panel_slices,
+                    panels * (slice + 1) / panel_slices, nullptr);
   }
 }
 
@@ -196,10 +229,11 @@ void gemm(const float* a, int64_t lda, const float* packed_w, const float* bias,
           const float* residual, int64_t ld_residual, float* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, Activation act) {
   if (m == 0 || n == 0) return;
-  with_activation(act, [&](auto a_tag) {
-    gemm_impl<decltype(a_tag)::value>(a, lda, packed_w, bias, residual, ld_residual, c, ldc, m,
-                                      n, k);
-  });
+  // Equal depth blocks (K = 1024 is two blocks of 512, not 768 + 256).
+  const int64_t k_blocks = k > 0 ? (k + KC - 1) / KC : 1;
+  const Problem problem{a, lda, packed_w, bias, residual, ld_residual, c, ldc, m, n, k,
+                        (k + k_blocks - 1) / k_blocks};
+  with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem); });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS
