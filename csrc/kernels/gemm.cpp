@@ -229,8 +229,10 @@ void gemm(const float* a, int64_t lda, const float* packed_w, const float* bias,
           const float* residual, int64_t ld_residual, float* c, int64_t ldc, int64_t m, int64_t n,
           int64_t k, Activation act) {
   if (m == 0 || n == 0) return;
-  // Equal depth blocks (K = 1024 is two blocks of 512, not 768 + 256).
-  const int64_t k_blocks = k > 0 ? (k + KC - 1) / KC : 1;
+  // Equal depth blocks (K = 1024 is two blocks of 512, not 768 + 256). Decode (M <= MR) takes
+  // the whole depth at once: then each thread's share of the weight is one sequential stream
+  // (panel after panel, each [K][NR] contiguous), which the prefetchers follow best.
+  const int64_t k_blocks = k > 0 && m > MR ? (k + KC - 1) / KC : 1;
   const Problem problem{a, lda, packed_w, bias, residual, ld_residual, c, ldc, m, n, k,
                         (k + k_blocks - 1) / k_blocks};
   with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem); });
