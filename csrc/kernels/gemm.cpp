@@ -37,7 +37,8 @@ constexpr int NR = NV * W;
 // (KC x NR = 144 KiB) streams from L2 at 192 B per 24 FMAs, well inside L2's bandwidth; the
 // packed MC x KC block of `a` (768 KiB) stays in L2 across all the panels of a task. A deep KC
 // matters: every extra depth block re-reads and re-writes the whole C tile (measured: K = 768
-// runs ~15% faster as one block of 768 than as two of 384).
+// runs ~15% faster as one block of 768 than as two of 384). Decode (M <= MR) uses one block
+// for all of K: its A micro-panel (<= 96 KiB for K = 3072) then streams from L2, 32 B a step.
 constexpr int64_t KC = 768;
 constexpr int64_t MC = MR * 32;
 // Weights are prefetched this many depth steps ahead (~4.6 KiB for AVX-512): enough to hide
