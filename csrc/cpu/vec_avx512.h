@@ -12,6 +12,8 @@ struct Vec {
   static reg set1(float x) { return _mm512_set1_ps(x); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
+  static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   // n in [0, width]: lanes past n read as 0 and are never touched in memory.
   static reg load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
