@@ -121,6 +121,8 @@ def accuracy(model: NumberTranslator, pairs, batch_size: int = 250) -> float:
 
 
 def train(steps: int, batch_size: int, lr: float, warmup: int, seed: int, log_every: int = 250):
+    """Train a fresh NumberTranslator; returns (model in eval mode, mean loss of the last
+    log_every steps, wall seconds, CPU seconds). Deterministic for a seed on one thread."""
     torch.manual_seed(seed)
     model = NumberTranslator()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
@@ -134,7 +136,7 @@ def train(steps: int, batch_size: int, lr: float, warmup: int, seed: int, log_ev
     loss_fn = nn.CrossEntropyLoss(ignore_index=task.PAD_ID)
     # Fresh examples each step (the training numbers are ~900 000), so no dropout is needed.
     data = task.pairs("train", steps * batch_size, seed)
-    validation = task.pairs("held-out", 500, seed + 1)  # not the README/test sample
+    validation = task.pairs("held-out", 200, seed + 1)  # not the README/test sample
     started, cpu, losses = time.perf_counter(), time.process_time(), []
     for step in range(steps):
         model.train()
@@ -150,7 +152,7 @@ def train(steps: int, batch_size: int, lr: float, warmup: int, seed: int, log_ev
         if (step + 1) % log_every == 0 or step + 1 == steps:
             recent = sum(losses[-log_every:]) / len(losses[-log_every:])
             print(f"step {step + 1:5d}  loss {recent:.2e}  lr {scheduler.get_last_lr()[0]:.2e}  "
-                  f"held-out acc {accuracy(model, validation[:200]):.3f}  "
+                  f"held-out acc {accuracy(model, validation):.3f}  "
                   f"{time.perf_counter() - started:.0f}s", flush=True)
     final_loss = sum(losses[-log_every:]) / len(losses[-log_every:])
     return model.eval(), final_loss, time.perf_counter() - started, time.process_time() - cpu
