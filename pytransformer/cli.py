@@ -97,15 +97,7 @@ def _bench(args) -> int:
     return 0
 
 
-def _add_generate(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "generate", help="generate text (decoder-only) or translate (encoder-decoder)",
-        description="Continue each prompt with a decoder-only model, or translate each "
-                    "sentence with an encoder-decoder, using the tokenizer.json beside the "
-                    "model. Unset options default to the checkpoint's generation config, then "
-                    "to Hugging Face's defaults. One output line per result.")
-    parser.add_argument("prompts", nargs="+", help="prompts (or source sentences)")
-    parser.add_argument("--model", required=True, metavar="PATH", help="checkpoint folder")
+def _add_generation_options(parser) -> None:
     parser.add_argument("--max-new-tokens", type=int, metavar="N")
     parser.add_argument("--min-new-tokens", type=int, metavar="N")
     parser.add_argument("--num-beams", type=int, metavar="N")
@@ -118,6 +110,34 @@ def _add_generate(subparsers) -> None:
     parser.add_argument("--repetition-penalty", type=float)
     parser.add_argument("--no-repeat-ngram-size", type=int)
     parser.add_argument("--seed", type=int, help="seed of the sampling generator")
+
+
+def _add_generate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "generate", help="generate text (decoder-only) or translate (encoder-decoder)",
+        description="Continue each prompt with a decoder-only model, or translate each "
+                    "sentence with an encoder-decoder, using the tokenizer.json beside the "
+                    "model. Unset options default to the checkpoint's generation config, then "
+                    "to Hugging Face's defaults. One output line per result.")
+    parser.add_argument("prompts", nargs="+", help="prompts (or source sentences)")
+    parser.add_argument("--model", required=True, metavar="PATH", help="checkpoint folder")
+    _add_generation_options(parser)
+    parser.set_defaults(run=_generate)
+
+
+def _add_translate(subparsers) -> None:
+    from .translator import MODEL_DIR
+
+    parser = subparsers.add_parser(
+        "translate", help="translate with an encoder-decoder (default: the bundled model)",
+        description="Translate each sentence with an encoder-decoder checkpoint and the "
+                    "tokenizer.json beside it. The default model is the one that ships with "
+                    "pytransformer: English numbers in words to digits, e.g. "
+                    "'three hundred and forty-two thousand and seven' -> 342007.")
+    parser.add_argument("prompts", nargs="+", metavar="sentences", help="source sentences")
+    parser.add_argument("--model", default=str(MODEL_DIR), metavar="PATH",
+                        help="checkpoint folder (default: the bundled number translator)")
+    _add_generation_options(parser)
     parser.set_defaults(run=_generate)
 
 
@@ -166,6 +186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     info.set_defaults(run=_info)
     _add_bench(subparsers)
     _add_generate(subparsers)
+    _add_translate(subparsers)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

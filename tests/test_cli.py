@@ -93,3 +93,17 @@ def test_bench_unsets_openblas_overrides_for_numpy_only(tmp_path):
 def test_bench_rejects_bad_arguments(argument):
     result = run_cli("bench", argument, "--cases", "layer_norm")
     assert result.returncode == 2
+
+
+def test_translate_uses_the_bundled_model():
+    pytest.importorskip("tokenizers")
+    result = run_cli("translate", "three hundred and forty-two thousand and seven",
+                     "nineteen thousand", "--num-beams", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["342007", "19000"]
+
+
+def test_generate_reports_a_missing_model_clearly(tmp_path):
+    result = run_cli("generate", "--model", str(tmp_path / "nowhere"), "hello")
+    assert result.returncode == 2
+    assert "pytransformer generate:" in result.stderr and "nowhere" in result.stderr
