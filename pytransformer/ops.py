@@ -126,7 +126,8 @@ def _scale(scale, head_dim: int) -> float:
 
 
 def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool = False,
-                                 attn_bias=None, scale: Optional[float] = None) -> np.ndarray:
+                                 attn_bias=None, scale: Optional[float] = None,
+                                 q_offsets=None, k_offsets=None) -> np.ndarray:
     """``softmax(q @ k^T * scale + attn_bias, masked) @ v``, fused (no [Tq, Tk] matrix stored).
 
     q: [B, H, Tq, D]; k, v: [B, Hkv, Tk, D] with H a multiple of Hkv (grouped-query heads share
@@ -134,6 +135,11 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
     float, broadcastable to [B, H, Tq, Tk]. causal: query i sees keys j <= i + Tk - Tq (the last
     query aligns with the last key, as in a decoder step over a KV cache). scale defaults to
     1/sqrt(D). A query row whose keys are all masked returns zeros, not NaN.
+
+    Padding-free batches: with ``q_offsets`` (integers [B + 1], from 0, non-decreasing), q is
+    [1, H, Nq, D] holding the B sequences' queries back to back, sequence b at positions
+    [q_offsets[b], q_offsets[b + 1]); ``k_offsets`` likewise packs k and v [1, Hkv, Nk, D].
+    Work is then proportional to the real tokens; causal alignment is per sequence.
     """
     q = _checks.floats(q, "q")
     k = _checks.floats(k, "k")
@@ -151,8 +157,12 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
         except ValueError:
             raise ValueError(f"attn_bias: shape {attn_bias.shape} does not broadcast to "
                              f"[B, H, Tq, Tk] = {target}") from None
+    if q_offsets is not None:
+        q_offsets = _checks.integers(q_offsets, "q_offsets")
+    if k_offsets is not None:
+        k_offsets = _checks.integers(k_offsets, "k_offsets")
     return _core.attention(q, k, v, key_padding_mask, bool(causal), attn_bias,
-                           _scale(scale, q.shape[-1]))
+                           _scale(scale, q.shape[-1]), None, q_offsets, k_offsets)
 
 
 def multi_head_attention(query, key, value, *, q_weight, k_weight, v_weight, o_weight,

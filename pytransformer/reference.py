@@ -86,6 +86,8 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
     q, k, v = _f32(q), _f32(k), _f32(v)
     B, H, Tq, D = q.shape
     Hkv, Tk = k.shape[1], k.shape[2]
+    if Tk == 0:  # no key at all: every row sees nothing
+        return np.zeros((B, H, Tq, v.shape[-1]), dtype=np.float32)
     group = H // Hkv
     k = np.repeat(k, group, axis=1)  # grouped-query: each kv head serves `group` query heads
     v = np.repeat(v, group, axis=1)

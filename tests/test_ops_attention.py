@@ -258,3 +258,62 @@ def test_multi_head_attention_grouped_query_matches_reference(causal):
     kwargs = dict(num_heads=H, num_kv_heads=Hkv, key_padding_mask=mask, causal=causal, **weights)
     np.testing.assert_allclose(ops.multi_head_attention(x, x, x, **kwargs),
                                reference.multi_head_attention(x, x, x, **kwargs), rtol=0, atol=ATOL)
+
+
+def _pack(x, lengths):
+    """[B, H, T, D] padded at the end -> [1, H, sum(lengths), D] and the offsets [B + 1]."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    packed = np.concatenate([x[b:b + 1, :, :n] for b, n in enumerate(lengths)], axis=2)
+    return np.ascontiguousarray(packed), offsets
+
+
+@pytest.mark.parametrize("lengths", [[5, 0, 9], [1], [64, 3, 17, 1], [130, 70]])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("H,Hkv,D", [(4, 2, 24), (12, 12, 32), (2, 1, 64)])
+def test_sdpa_packed_sequences_match_padded_ones(rng, lengths, causal, H, Hkv, D):
+    """Padding-free (packed) self-attention equals key-padding-masked attention on the real
+    positions of each sequence."""
+    B, T = len(lengths), max(max(lengths), 1)
+    q, k, v = qkv(rng, B, H, Hkv, T, T, D)
+    padding = np.arange(T)[None, :] >= np.array(lengths)[:, None]
+    packed = [_pack(t, lengths) for t in (q, k, v)]
+    offsets = packed[0][1]
+    out = ops.scaled_dot_product_attention(packed[0][0], packed[1][0], packed[2][0], causal=causal,
+                                           q_offsets=offsets, k_offsets=offsets)
+    assert out.shape == packed[0][0].shape
+    for b, n in enumerate(lengths):
+        if n == 0:
+            continue
+        expected = reference.scaled_dot_product_attention(q[b:b + 1, :, :n], k[b:b + 1, :, :n],
+                                                          v[b:b + 1, :, :n], causal=causal)
+        got = out[:, :, offsets[b]:offsets[b + 1]]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    # The padded computation agrees on the real rows too.
+    padded = ops.scaled_dot_product_attention(q, k, v, key_padding_mask=padding, causal=causal)
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(out[:, :, offsets[b]:offsets[b + 1]], padded[b:b + 1, :, :n],
+                                   rtol=0, atol=1e-4)
+
+
+def test_sdpa_dense_queries_over_packed_keys(rng):
+    """Cross-attention of (padded) decoder queries over a packed encoder output."""
+    lengths = [7, 1, 12]
+    q = randn(rng, 3, 4, 5, 16)
+    _, k, v = qkv(rng, 3, 4, 4, 12, 12, 16)
+    k_packed, offsets = _pack(k, lengths)
+    v_packed, _ = _pack(v, lengths)
+    out = ops.scaled_dot_product_attention(q, k_packed, v_packed, k_offsets=offsets)
+    for b, n in enumerate(lengths):
+        expected = reference.scaled_dot_product_attention(q[b:b + 1], k[b:b + 1, :, :n], v[b:b + 1, :, :n])
+        np.testing.assert_allclose(out[b:b + 1], expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("offsets,match", [
+    ([0, 3, 2, 12], "non-decreasing"), ([1, 5, 12], "non-decreasing"), ([0, 5, 11], "last offset 11"),
+])
+def test_sdpa_packed_offsets_are_checked(rng, offsets, match):
+    q, k, v = qkv(rng, 1, 2, 2, 12, 12, 8)
+    with pytest.raises(ValueError, match="q_offsets: .*" + match):
+        ops.scaled_dot_product_attention(q, k, v, q_offsets=np.array(offsets), k_offsets=np.array(offsets))
+    with pytest.raises(TypeError, match="k_offsets"):
+        ops.scaled_dot_product_attention(q, k, v, k_offsets=np.array([0.0, 12.0]))

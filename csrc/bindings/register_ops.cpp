@@ -134,12 +134,14 @@ void register_ops(py::module_& m) {
       "attention",
       [](const py::array& q, const py::array& k, const py::array& v,
          const py::object& key_padding_mask, bool causal, const py::object& bias, float scale,
-         const py::object& out) {
+         const py::object& out, const py::object& q_offsets, const py::object& k_offsets) {
         const auto qv = view<float>(q, "q");
         const auto kv = view<float>(k, "k");
         const auto vv = view<float>(v, "v");
         const auto mv = optional_view<uint8_t>(key_padding_mask, "key_padding_mask");
         const auto bv = optional_view<float>(bias, "attn_bias");
+        const auto qo = optional_view<int64_t>(q_offsets, "q_offsets");
+        const auto ko = optional_view<int64_t>(k_offsets, "k_offsets");
         py::array result;
         ops::MutView out_v;
         if (out.is_none()) {
@@ -154,12 +156,13 @@ void register_ops(py::module_& m) {
         }
         {
           py::gil_scoped_release release;
-          ops::attention(qv, kv, vv, ptr(mv), causal, ptr(bv), scale, out_v);
+          ops::attention(qv, kv, vv, ptr(mv), causal, ptr(bv), scale, out_v, ptr(qo), ptr(ko));
         }
         return result;
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("key_padding_mask"), py::arg("causal"),
-      py::arg("attn_bias"), py::arg("scale"), py::arg("out") = py::none());
+      py::arg("attn_bias"), py::arg("scale"), py::arg("out") = py::none(),
+      py::arg("q_offsets") = py::none(), py::arg("k_offsets") = py::none());
 }
 
 }  // namespace pt::bindings

@@ -346,21 +346,54 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   write_rows(blk, o, l, D, Dp);
 }
 
+// Sequence b of p as a batch of one: pointers moved to its first query and key, its own lengths.
+AttentionArgs sequence(const AttentionArgs& p, int64_t b) {
+  AttentionArgs s = p;
+  s.batch = 1;
+  if (p.q_offsets) {
+    s.q += p.q_offsets[b] * p.q_stride_t, s.out += p.q_offsets[b] * p.out_stride_t;
+    s.q_len = p.q_offsets[b + 1] - p.q_offsets[b];
+  } else {
+    s.q += b * p.q_stride_b, s.out += b * p.out_stride_b;
+  }
+  if (p.k_offsets) {
+    s.k += p.k_offsets[b] * p.k_stride_t, s.v += p.k_offsets[b] * p.v_stride_t;
+    s.k_len = p.k_offsets[b + 1] - p.k_offsets[b];
+  } else {
+    s.k += b * p.k_stride_b, s.v += b * p.v_stride_b;
+  }
+  if (p.key_padding_mask) s.key_padding_mask += b * p.key_padding_stride_b;
+  if (p.bias) s.bias += b * p.bias_stride_b;
+  s.q_offsets = s.k_offsets = nullptr;
+  return s;
+}
+
+// Query blocks of one (sequence, kv head): G * Tq rows in blocks of BQ.
+int64_t blocks_of(const AttentionArgs& p, int64_t b) {
+  const int64_t q_len = p.q_offsets ? p.q_offsets[b + 1] - p.q_offsets[b] : p.q_len;
+  return (p.heads / p.kv_heads * q_len + BQ - 1) / BQ;
+}
+
 }  // namespace
 
+// Tasks are (sequence, kv head, block of query rows), scheduled dynamically because causal
+// blocks and packed sequences differ in work.
 void attention(const AttentionArgs& p) {
   const int64_t G = p.heads / p.kv_heads;
-  const int64_t blocks = (G * p.q_len + BQ - 1) / BQ;  // per (b, kv head)
-  const int64_t tasks = p.batch * p.kv_heads * blocks;
+  int64_t tasks = 0;
+  for (int64_t b = 0; b < p.batch; ++b) tasks += p.kv_heads * blocks_of(p, b);
   const size_t scratch =
       static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
   const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
 #pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
   for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t block = task % blocks, bh = task / blocks;
-    const int64_t row0 = block * BQ;
-    const int n = static_cast<int>(G * p.q_len - row0 < BQ ? G * p.q_len - row0 : BQ);
-    attend_block(p, bh / p.kv_heads, bh % p.kv_heads, row0, n, thread_scratch(0, scratch));
+    int64_t b = 0, first = 0;  // the sequence of this task, and its first task
+    while (first + p.kv_heads * blocks_of(p, b) <= task) first += p.kv_heads * blocks_of(p, b++);
+    const AttentionArgs s = sequence(p, b);
+    const int64_t blocks = blocks_of(s, 0), local = task - first;
+    const int64_t row0 = (local % blocks) * BQ;
+    const int n = static_cast<int>(G * s.q_len - row0 < BQ ? G * s.q_len - row0 : BQ);
+    attend_block(s, 0, local / blocks, row0, n, thread_scratch(0, scratch));
   }
 }
 

@@ -28,6 +28,14 @@ struct AttentionArgs {
   // key, which is what a decoder step over a KV cache needs.
   bool causal = false;
 
+  // Optional packed (padding-free) sequences. With q_offsets ([B + 1], non-decreasing, from 0),
+  // sequence b's queries are positions [q_offsets[b], q_offsets[b + 1]) of the t axis of q and
+  // out (whose b stride is then ignored), and its length replaces q_len, causal alignment
+  // included; k_offsets likewise for k and v. Either side may be packed alone (cross-attention
+  // of padded decoder queries over a packed encoder output).
+  const int64_t* q_offsets = nullptr;
+  const int64_t* k_offsets = nullptr;
+
   // Optional additive bias broadcast to [B, H, Tq, Tk] through its strides (0 = broadcast).
   // The key dimension may also be broadcast (bias_stride_k = 0).
   const float* bias = nullptr;

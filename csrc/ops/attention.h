@@ -9,8 +9,13 @@ namespace pt::ops {
 //   key_padding_mask: [B, Tk], nonzero = ignore the key. bias: [B, H, Tq, Tk] view, broadcast
 //   dimensions given stride 0. causal: query i sees keys j <= i + Tk - Tq.
 // A query that sees no key gets zeros.
+// Packed (padding-free) sequences: with q_offsets [B + 1], q and out are [1, H, Nq, D] holding
+// every sequence's queries back to back, sequence b at [q_offsets[b], q_offsets[b + 1]); with
+// k_offsets [B + 1], k and v are [1, Hkv, Nk, D] likewise. B then comes from the offsets.
 void attention(const ConstView& q, const ConstView& k, const ConstView& v,
                const TensorView<const uint8_t>* key_padding_mask, bool causal,
-               const ConstView* bias, float scale, const MutView& out);
+               const ConstView* bias, float scale, const MutView& out,
+               const TensorView<const int64_t>* q_offsets = nullptr,
+               const TensorView<const int64_t>* k_offsets = nullptr);
 
 }  // namespace pt::ops
