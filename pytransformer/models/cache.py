@@ -23,10 +23,10 @@ class DecoderCache:
         self.length = 0  # positions written so far (all layers)
         # Rows come in groups of group_size (the beams of one input) sharing one source.
         self.group_size = group_size
-        # Encoder-decoders: per layer (keys, values) [R, Hkv, S, D] of the source, and its
-        # key padding mask [R, S] (True = padding), set by EncoderDecoder.start.
+        # Encoder-decoders: per layer (keys, values) [1, Hkv, N, D] of the packed source tokens
+        # of every row, and their offsets [R + 1], set by EncoderDecoder.start.
         self.memory_kv: Optional[List[Tuple[np.ndarray, np.ndarray]]] = None
-        self.memory_mask: Optional[np.ndarray] = None
+        self.memory_offsets: Optional[np.ndarray] = None
 
     def reorder(self, sources: Sequence[int]) -> None:
         """Row r continues old row sources[r] (beam search), which must lie in r's group (the

@@ -15,7 +15,7 @@ from .. import _checks
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .encoder import key_padding_mask, token_ids
+from .encoder import EncoderStack, PackedBatch, key_padding_mask, token_ids
 from .cache import DecoderCache
 from .layers import Attention, FeedForward, Linear, Norm
 
@@ -30,14 +30,14 @@ class DecoderLayer:
         self.ffn = FeedForward(config, tensors, name + ".ffn")
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
 
-    def __call__(self, h, self_mask, positions, memory_kv=None, memory_mask=None, cache=None,
+    def __call__(self, h, self_mask, positions, memory_kv=None, memory_offsets=None, cache=None,
                  layer: int = 0) -> np.ndarray:
         sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
             x, r, key_padding_mask=self_mask, causal=True, positions=positions, cache=cache,
             layer=layer))]
         if self.cross_attn is not None:
             sub_layers.append((self.cross_attn_norm, lambda x, r: self.cross_attn(
-                x, r, key_padding_mask=memory_mask, memory_kv=memory_kv)))
+                x, r, memory_kv=memory_kv, offsets=memory_offsets)))
         sub_layers.append((self.ffn_norm, self.ffn))
         for norm, block in sub_layers:
             # pre-LN: h + f(LN(h)); post-LN: LN(h + f(h)). The residual add is fused into f.
@@ -74,13 +74,13 @@ class DecoderStack:
                              f"[{position_ids.min()}, {position_ids.max()}]")
         return position_ids
 
-    def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_mask=None,
+    def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_offsets=None,
                  cache=None, last_only: bool = False) -> np.ndarray:
         """Logits of ids [B, T]; with last_only, of the last position only ([B, 1, V])."""
         h = self.embeddings(ids, position_ids)
         for i, layer in enumerate(self.layers):
             h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None,
-                      memory_mask, cache, i)
+                      memory_offsets, cache, i)
         if cache is not None:
             cache.length += ids.shape[1]
         if last_only:
@@ -98,7 +98,7 @@ class DecoderStack:
         return DecoderCache(self.config, len(self.layers), rows, max_length, group_size)
 
     def step(self, ids, cache: DecoderCache, attention_mask, position_ids, memory_kv=None,
-             memory_mask=None, last_only: bool = True) -> np.ndarray:
+             memory_offsets=None, last_only: bool = True) -> np.ndarray:
         """One decoding step over the cache: ids [R, n] at positions cache.length.. (or
         position_ids); attention_mask [R, cache.length + n] (1 = token, 0 = padding) or None."""
         ids = token_ids(ids, "input_ids", self.config.vocab_size)
@@ -112,7 +112,7 @@ class DecoderStack:
             position_ids = np.arange(cache.length, cache.length + n, dtype=np.int64)
         position_ids = self.positions(ids, np.broadcast_to(position_ids, (R, n)))
         mask = key_padding_mask(attention_mask, (R, cache.length + n))
-        return self(ids, mask, position_ids, memory_kv, memory_mask, cache, last_only)
+        return self(ids, mask, position_ids, memory_kv, memory_offsets, cache, last_only)
 
 
 class Decoder:
@@ -180,46 +180,52 @@ class EncoderDecoder:
     def __init__(self, config: ModelConfig, tensors: Tensors):
         if config.kind != "encoder-decoder":
             raise ValueError(f"config.kind: EncoderDecoder needs 'encoder-decoder', got {config.kind!r}")
-        from .encoder import EncoderStack
-
         self.config = config
         self.encoder = EncoderStack(config, tensors)
         self.decoder = DecoderStack(config, tensors, cross=True)
 
     def encode(self, input_ids, attention_mask=None) -> np.ndarray:
-        """Encoder output [B, S, d_model]."""
+        """Encoder output [B, S, d_model] (zeros at padded positions)."""
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
-        return self.encoder(ids, key_padding_mask(attention_mask, ids.shape))
+        batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
+        return batch.unpack(self.encoder(ids, batch))
+
+    def _memory(self, input_ids, attention_mask, rows_per_source: int = 1):
+        """Cross-attention keys and values of every decoder layer over the packed encoder output
+        (the source's real tokens only), each source repeated rows_per_source times, and their
+        offsets."""
+        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
+        batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
+        memory, offsets = self.encoder(ids, batch), batch.offsets
+        if rows_per_source > 1:
+            sources = np.repeat(np.arange(ids.shape[0]), rows_per_source)
+            index = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in sources])
+            memory = np.ascontiguousarray(memory[:, index])
+            lengths = (offsets[1:] - offsets[:-1])[sources]
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
+        return memory_kv, offsets
 
     def forward(self, input_ids, decoder_input_ids, attention_mask=None,
                 decoder_attention_mask=None) -> np.ndarray:
         """Logits [B, T, vocab] of decoder_input_ids [B, T] given the source input_ids [B, S]."""
-        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
-        source_mask = key_padding_mask(attention_mask, ids.shape)
-        memory = self.encoder(ids, source_mask)
         target = token_ids(decoder_input_ids, "decoder_input_ids", self.config.vocab_size)
-        if target.shape[0] != ids.shape[0]:
+        memory_kv, offsets = self._memory(input_ids, attention_mask)
+        if target.shape[0] != len(offsets) - 1:
             raise ValueError(f"decoder_input_ids: batch {target.shape[0]} differs from "
-                             f"input_ids' {ids.shape[0]}")
-        memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
+                             f"input_ids' {len(offsets) - 1}")
         return self.decoder(target, key_padding_mask(decoder_attention_mask, target.shape),
-                            self.decoder.positions(target, None), memory_kv, source_mask)
+                            self.decoder.positions(target, None), memory_kv, offsets)
 
     def start(self, input_ids, attention_mask=None, *, max_length: int,
               group_size: int = 1) -> DecoderCache:
         """Encode the source input_ids [B, S] once and return a decoding cache for B x
         group_size rows (row r decodes source r // group_size) of up to max_length target
         positions, holding every layer's cross-attention keys and values of the source."""
-        ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
         group_size = _checks.positive_int(group_size, "group_size")
-        source_mask = key_padding_mask(attention_mask, ids.shape)
-        memory = self.encoder(ids, source_mask)
-        if group_size > 1:
-            memory = np.repeat(memory, group_size, axis=0)
-            source_mask = None if source_mask is None else np.repeat(source_mask, group_size, axis=0)
-        cache = self.decoder.new_cache(memory.shape[0], max_length, group_size)
-        cache.memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]
-        cache.memory_mask = source_mask
+        memory_kv, offsets = self._memory(input_ids, attention_mask, group_size)
+        cache = self.decoder.new_cache(len(offsets) - 1, max_length, group_size)
+        cache.memory_kv, cache.memory_offsets = memory_kv, offsets
         return cache
 
     def step(self, decoder_input_ids, cache: DecoderCache, decoder_attention_mask=None,
@@ -229,7 +235,7 @@ class EncoderDecoder:
         if cache.memory_kv is None:
             raise ValueError("cache: not made by EncoderDecoder.start (it holds no source)")
         return self.decoder.step(decoder_input_ids, cache, decoder_attention_mask, None,
-                                 cache.memory_kv, cache.memory_mask, last_only)
+                                 cache.memory_kv, cache.memory_offsets, last_only)
 
     generation_config: dict = {}  # raw HF generation defaults, set by pytransformer.load
 

@@ -22,19 +22,43 @@ class EncoderLayer:
         self.ffn = FeedForward(config, tensors, name + ".ffn")
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
 
-    def __call__(self, h: np.ndarray, key_padding_mask, positions) -> np.ndarray:
+    def __call__(self, h: np.ndarray, offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """h: [1, N, E], the tokens of every sequence back to back (offsets [B + 1])."""
         if self.pre_norm:  # h + Attn(LN(h)), then + FFN(LN(.))
-            h = self.attention(self.attn_norm(h), h, key_padding_mask=key_padding_mask,
-                               positions=positions)
+            h = self.attention(self.attn_norm(h), h, offsets=offsets, positions=positions)
             return self.ffn(self.ffn_norm(h), h)
         # post-LN: LN(h + Attn(h)), then LN(. + FFN(.))
-        h = self.attn_norm(self.attention(h, h, key_padding_mask=key_padding_mask,
-                                          positions=positions))
+        h = self.attn_norm(self.attention(h, h, offsets=offsets, positions=positions))
         return self.ffn_norm(self.ffn(h, h))
 
 
+class PackedBatch:
+    """The real tokens of a padded batch [B, T], back to back: padding costs no work.
+    index: their flat positions in [B * T]; offsets [B + 1]: where each sequence starts."""
+
+    def __init__(self, key_padding_mask: Optional[np.ndarray], shape):
+        B, T = shape
+        keep = np.ones(shape, dtype=bool) if key_padding_mask is None else ~key_padding_mask
+        self.shape = (B, T)
+        self.index = np.flatnonzero(keep)
+        self.offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
+        self.columns = (self.index % T).astype(np.int64)[None]  # each token's position in its row
+
+    def pack(self, x: np.ndarray) -> np.ndarray:
+        """[B, T, ...] -> [1, N, ...]"""
+        return x.reshape(self.shape[0] * self.shape[1], *x.shape[2:])[self.index][None]
+
+    def unpack(self, packed: np.ndarray) -> np.ndarray:
+        """[1, N, E] -> [B, T, E], zeros at padded positions."""
+        B, T = self.shape
+        out = np.zeros((B * T, packed.shape[-1]), dtype=np.float32)
+        out[self.index] = packed[0]
+        return out.reshape(B, T, -1)
+
+
 class EncoderStack:
-    """Embeddings, the layers, the optional final norm. Shared by Encoder and EncoderDecoder."""
+    """Embeddings, the layers, the optional final norm, run on the real tokens only (see
+    PackedBatch). Shared by Encoder and EncoderDecoder."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors):
         self.config = config
@@ -42,15 +66,17 @@ class EncoderStack:
         self.layers = [EncoderLayer(config, tensors, f"encoder.{i}") for i in range(config.num_layers)]
         self.final_norm = Norm(config, tensors, "encoder.final_norm") if config.final_norm else None
 
-    def __call__(self, ids: np.ndarray, key_padding_mask, token_type_ids=None) -> np.ndarray:
-        B, T = ids.shape
-        positions = np.arange(T, dtype=np.int64)
+    def __call__(self, ids: np.ndarray, batch: PackedBatch, token_type_ids=None) -> np.ndarray:
+        """The packed output [1, N, E] of ids [B, T]."""
         limit = self.embeddings.max_positions
-        if limit is not None and T > limit:
-            raise ValueError(f"input_ids: sequence length {T} exceeds the model's {limit} positions")
-        h = self.embeddings(ids, np.broadcast_to(positions, (B, T)).copy(), token_type_ids)
+        if limit is not None and ids.shape[1] > limit:
+            raise ValueError(f"input_ids: sequence length {ids.shape[1]} exceeds the model's "
+                             f"{limit} positions")
+        positions = batch.columns
+        types = None if token_type_ids is None else batch.pack(token_type_ids)
+        h = self.embeddings(batch.pack(ids), positions, types)
         for layer in self.layers:
-            h = layer(h, key_padding_mask, positions)
+            h = layer(h, batch.offsets, positions)
         return self.final_norm(h) if self.final_norm is not None else h
 
 
@@ -87,11 +113,12 @@ class Encoder:
 
     def encode(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
         """Last hidden states [B, T, d_model] of input_ids [B, T]. attention_mask [B, T]
-        follows Hugging Face: 1 = token, 0 = padding (padded positions' outputs are computed
-        but never attended to)."""
+        follows Hugging Face: 1 = token, 0 = padding. Only the real tokens are computed
+        (padding-free): padded positions' outputs are zeros."""
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
         if token_type_ids is not None:
             token_type_ids = token_ids(token_type_ids, "token_type_ids", max(self.config.type_vocab_size, 1))
             if token_type_ids.shape != ids.shape:
                 raise ValueError(f"token_type_ids: expected shape {ids.shape}, got {token_type_ids.shape}")
-        return self.stack(ids, key_padding_mask(attention_mask, ids.shape), token_type_ids)
+        batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
+        return batch.unpack(self.stack(ids, batch, token_type_ids))

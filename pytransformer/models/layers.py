@@ -94,10 +94,15 @@ class Attention:
 
     def __call__(self, x: np.ndarray, residual: np.ndarray, *, key_padding_mask=None,
                  causal: bool = False, positions: Optional[np.ndarray] = None,
-                 memory_kv=None, cache=None, layer: int = 0) -> np.ndarray:
+                 memory_kv=None, offsets=None, cache=None, layer: int = 0) -> np.ndarray:
         """x: [B, T, E]. Self-attention with a ``cache`` (DecoderCache) writes this call's keys
         and values at positions [cache.length, cache.length + T) of layer ``layer`` and attends
-        over all of them (key_padding_mask then covers [B, cache.length + T])."""
+        over all of them (key_padding_mask then covers [B, cache.length + T]).
+
+        Packed (padding-free) sequences: for self-attention, x is [1, N, E] holding every
+        sequence's tokens back to back and ``offsets`` [B + 1] says where each starts; for
+        cross-attention, ``offsets`` packs the memory's keys (memory_kv from a packed encoder
+        output) while the queries stay [B, T, E]."""
         B, T, E = x.shape
         H, Hkv, D = self.heads, self.kv_heads, self.head_dim
         if self.cross:
@@ -117,8 +122,9 @@ class Attention:
                 k = cache.keys[layer][:, :, :end]
                 v = cache.values[layer][:, :, :end]
         context = np.empty((B, T, H, D), dtype=np.float32)
+        q_offsets = None if self.cross else offsets
         _core.attention(q, k, v, key_padding_mask, causal, None, self.scale,
-                        context.transpose(0, 2, 1, 3))
+                        context.transpose(0, 2, 1, 3), q_offsets, offsets)
         return self.out(context.reshape(B, T, E), residual)
 
 
