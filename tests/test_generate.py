@@ -273,3 +273,37 @@ def test_checkpoint_generation_config_gives_the_defaults(lm, tmp_path):
     finally:
         hf.generation_config.update(num_beams=1, eos_token_id=None, max_length=20,
                                     no_repeat_ngram_size=0)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(num_beams=4, length_penalty=0.6, num_return_sequences=2),
+                                     dict(num_beams=4, length_penalty=1.0, num_return_sequences=2)],
+                         ids=["greedy", "beam4_lp0.6", "beam4_lp1.0"])
+def test_long_generation_matches_transformers(lm, options):
+    """32 new tokens on a left-padded batch, no EOS (a random model would stop early)."""
+    hf, model, _ = lm
+    ids, mask = _prompts(seed=5)
+    expected, scores = _hf(hf, ids, mask, max_new_tokens=32, **options)
+    ours = model.generate(ids, mask, max_new_tokens=32, return_scores=True, **options)
+    np.testing.assert_array_equal(ours[0], expected)
+    if options:
+        np.testing.assert_allclose(ours[1], scores, atol=1e-4)
+
+
+def test_each_step_after_the_prompt_feeds_one_token(lm, monkeypatch):
+    """Generation cost is linear in the new tokens: the prompt is one step, then every step
+    runs the model on one new position per row over the KV cache (so 256 tokens cost about
+    twice 128, never four times)."""
+    _, model, _ = lm
+    fed = []
+    original = type(model).step
+
+    def counting_step(self, input_ids, cache, *args, **kwargs):
+        fed.append((np.shape(input_ids)[1], cache.length))
+        return original(self, input_ids, cache, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "step", counting_step)
+    ids, mask = _prompts()
+    model.generate(ids, mask, max_new_tokens=20, eos_token_id=[])
+    assert fed[0] == (ids.shape[1], 0)
+    assert [n for n, _ in fed[1:]] == [1] * 19
+    assert [length for _, length in fed[1:]] == list(range(ids.shape[1], ids.shape[1] + 19))

@@ -179,3 +179,21 @@ def test_beam_sampling_is_reproducible(seq2seq):
     b = ours.generate(src, mask, max_new_tokens=6, num_beams=3, do_sample=True, seed=3)
     np.testing.assert_array_equal(a, b)
     assert a.shape[0] == 3 and (a[:, 0] == START).all()
+
+
+@pytest.mark.parametrize("kind", ["marian", "bart"])
+@pytest.mark.parametrize("kwargs", [dict(), dict(num_beams=4, length_penalty=0.6, num_return_sequences=2),
+                                    dict(num_beams=4, length_penalty=1.0, num_return_sequences=2)],
+                         ids=["greedy", "beam4_lp0.6", "beam4_lp1.0"])
+def test_hf_seq2seq_long_generation_matches_transformers(kind, kwargs, tmp_path):
+    """32 new tokens with early EOS suppressed (min_new_tokens), padded sources."""
+    hf, ours = _hf_seq2seq(kind, tmp_path)
+    src, mask = _sources()
+    options = dict(max_new_tokens=32, min_new_tokens=32, **kwargs)
+    with torch.no_grad():
+        out = hf.generate(torch.tensor(src), attention_mask=torch.tensor(mask), do_sample=False,
+                          return_dict_in_generate=True, output_scores=True, **options)
+    seqs, scores = ours.generate(src, mask, return_scores=True, **options)
+    np.testing.assert_array_equal(seqs, out.sequences.numpy())
+    if kwargs:
+        np.testing.assert_allclose(scores, out.sequences_scores.numpy(), atol=1e-4)
