@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from . import _checks, _core
+from . import quantize as _quantize
 
 _ACTIVATIONS = {
     None: _core.Activation.none,
@@ -62,6 +63,72 @@ class Linear:
     def __repr__(self) -> str:
         return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self._packed.has_bias}, activation={self._activation.name})")
+
+
+def quantize_weight(weight) -> tuple:
+    """Quantize a Linear weight [out_features, in_features] to int8 as the int8 compute type
+    does: symmetric, one scale per output channel. Returns ``(q int8 [out, in], scales float32
+    [out])`` with ``weight ~= q * scales[:, None]`` (see :mod:`pytransformer.quantize`)."""
+    weight = _checks.floats(weight, "weight")
+    _checks.rank(weight, "weight", 2, "[out_features, in_features]")
+    return _quantize.quantize_rows(weight)
+
+
+class LinearInt8:
+    """An int8 :class:`Linear`: ``y = activation(x @ weight.T + bias)`` with the weight quantized
+    per output channel and x quantized per row (token) at run time; int32 accumulation;
+    dequantization, bias, activation and ``residual`` fused into the GEMM epilogue.
+
+    ``weight_or_quantized`` is a float weight [out_features, in_features] (quantized here) or
+    the pair ``(q, scales)`` from :func:`quantize_weight` (int8 [out, in], float32 [out]).
+    ``kernel`` picks an int8 GEMM variant (``_core.supported_int8_kernels()``); by default the
+    active ISA's.
+    """
+
+    def __init__(self, weight_or_quantized, bias=None, activation: Optional[str] = None, *,
+                 kernel: Optional[str] = None):
+        if isinstance(weight_or_quantized, tuple):
+            if len(weight_or_quantized) != 2:
+                raise ValueError("weight_or_quantized: expected a float weight or a (q, scales) pair")
+            q, scales = weight_or_quantized
+            q = np.asarray(q)
+            if q.dtype != np.int8:
+                raise TypeError(f"weight_or_quantized: q must be int8, got dtype {q.dtype}")
+            q = np.ascontiguousarray(q)
+            scales = _checks.floats(scales, "scales")
+        else:
+            q, scales = quantize_weight(weight_or_quantized)
+        _checks.rank(q, "weight", 2, "[out_features, in_features]")
+        self._activation = _activation(activation)
+        self._packed = _core.PackedLinearInt8(q, scales, _checks.optional_floats(bias, "bias"),
+                                              kernel)
+
+    @property
+    def in_features(self) -> int:
+        return self._packed.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self._packed.out_features
+
+    @property
+    def kernel(self) -> str:
+        """The int8 GEMM variant this layer was packed for."""
+        return self._packed.kernel
+
+    def __call__(self, x, residual=None) -> np.ndarray:
+        return self._packed.forward(
+            _checks.floats(x, "x"), self._activation, _checks.optional_floats(residual, "residual")
+        )
+
+    def accumulators(self, x) -> np.ndarray:
+        """The exact int32 sums ``q(x) @ q(weight).T`` before dequantization (for tests)."""
+        return self._packed.accumulators(_checks.floats(x, "x"))
+
+    def __repr__(self) -> str:
+        return (f"LinearInt8(in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self._packed.has_bias}, activation={self._activation.name}, "
+                f"kernel={self.kernel!r})")
 
 
 def linear(x, weight, bias=None, activation: Optional[str] = None) -> np.ndarray:
@@ -257,6 +324,7 @@ def rotary_embedding(x, positions, base: float = 10000.0) -> np.ndarray:
 
 __all__ = [
     "Linear",
+    "LinearInt8",
     "embedding",
     "feed_forward",
     "gated_feed_forward",
@@ -264,6 +332,7 @@ __all__ = [
     "layer_norm",
     "linear",
     "multi_head_attention",
+    "quantize_weight",
     "relu",
     "rms_norm",
     "rotary_embedding",

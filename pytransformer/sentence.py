@@ -18,10 +18,11 @@ class SentenceEncoder:
     ``path`` is a checkpoint folder with a ``tokenizer.json`` (Hugging Face ``tokenizers``, which
     must be installed: ``pip install tokenizers``). The maximum sequence length comes from
     ``sentence_bert_config.json`` when present (as in sentence-transformers), else the model's
-    position count; longer inputs are truncated.
+    position count; longer inputs are truncated. ``compute_type`` as in
+    :func:`pytransformer.load` (``"int8"``: int8 Linear layers).
     """
 
-    def __init__(self, path, normalize: bool = True):
+    def __init__(self, path, normalize: bool = True, compute_type=None):
         try:
             from tokenizers import Tokenizer
         except ImportError:
@@ -31,7 +32,7 @@ class SentenceEncoder:
         tokenizer_path = os.path.join(path, "tokenizer.json")
         if not os.path.isfile(tokenizer_path):
             raise FileNotFoundError(f"{path}: no tokenizer.json")
-        self.model = load(path)
+        self.model = load(path, compute_type=compute_type)
         if not hasattr(self.model, "encode"):
             raise ValueError(f"{path}: SentenceEncoder needs an encoder model")
         max_length = self.model.config.max_positions

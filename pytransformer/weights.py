@@ -48,8 +48,11 @@ def save(config: ModelConfig, tensors: Tensors, path, generation_config=None) ->
     if generation_config:
         with open(os.path.join(path, "generation_config.json"), "w") as f:
             json.dump(dict(generation_config), f, indent=2, sort_keys=True)
+    metadata = {"format": "pytransformer"}
+    if any(k.endswith(".weight_scale") for k in tensors):
+        metadata["quantization"] = "int8"  # Linear weights int8 + per-channel .weight_scale
     safetensors.save({k: np.asarray(v) for k, v in tensors.items()},
-                     os.path.join(path, "model.safetensors"), metadata={"format": "pytransformer"})
+                     os.path.join(path, "model.safetensors"), metadata=metadata)
 
 
 def load(path) -> Tuple[ModelConfig, Tensors]:

@@ -15,6 +15,7 @@ template <class T>
 const char* dtype_name() {
   if constexpr (std::is_same_v<T, float>) return "float32";
   if constexpr (std::is_same_v<T, int64_t>) return "int64";
+  if constexpr (std::is_same_v<T, int8_t>) return "int8";
   return "bool or uint8";
 }
 
@@ -45,6 +46,7 @@ ops::TensorView<const T> view(const py::array& a, const char* name) {
 template ops::TensorView<const float> view<float>(const py::array&, const char*);
 template ops::TensorView<const int64_t> view<int64_t>(const py::array&, const char*);
 template ops::TensorView<const uint8_t> view<uint8_t>(const py::array&, const char*);
+template ops::TensorView<const int8_t> view<int8_t>(const py::array&, const char*);
 
 py::array_t<float> new_array(const ops::Shape& shape) {
   return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));

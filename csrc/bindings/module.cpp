@@ -7,5 +7,6 @@ PYBIND11_MODULE(_core, m) {
   pt::bindings::register_runtime(m);
   pt::bindings::register_ops(m);
   pt::bindings::register_linear(m);
+  pt::bindings::register_linear_int8(m);
   pt::bindings::register_kv_cache(m);
 }

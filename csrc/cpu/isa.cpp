@@ -13,6 +13,8 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+bool cpu_has_avx512_vnni() { return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni"); }
+
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 
 const KernelTable* best_table() {
@@ -61,6 +63,51 @@ void set_isa(const std::string& name) {
                              have + ")");
   }
   active_table().store(table, std::memory_order_relaxed);
+}
+
+std::vector<std::string> supported_int8_kernels() {
+  std::vector<std::string> names;
+  if (cpu_has_avx512_vnni()) names.push_back("avx512_vnni");
+  if (cpu_has_avx512()) names.push_back("avx512bw");
+  if (cpu_has_avx2()) names.push_back("avx2");
+  names.push_back("scalar");
+  return names;
+}
+
+const GemmS8Kernels& int8_kernels() {
+  const KernelTable* table = &kernels();
+  if (table == &kernel_table_avx512())
+    return cpu_has_avx512_vnni() ? gemm_s8_kernels_avx512vnni() : gemm_s8_kernels_avx512();
+  if (table == &kernel_table_avx2()) return gemm_s8_kernels_avx2();
+  return gemm_s8_kernels_scalar();
+}
+
+const GemmS8Kernels& int8_kernels(const std::string& name) {
+  const GemmS8Kernels* found = nullptr;
+  bool supported = false;
+  if (name == "avx512_vnni") {
+    found = &gemm_s8_kernels_avx512vnni();
+    supported = cpu_has_avx512_vnni();
+  } else if (name == "avx512bw") {
+    found = &gemm_s8_kernels_avx512();
+    supported = cpu_has_avx512();
+  } else if (name == "avx2") {
+    found = &gemm_s8_kernels_avx2();
+    supported = cpu_has_avx2();
+  } else if (name == "scalar") {
+    found = &gemm_s8_kernels_scalar();
+    supported = true;
+  } else {
+    throw std::invalid_argument("unknown int8 kernel '" + name +
+                                "': expected one of 'avx512_vnni', 'avx512bw', 'avx2', 'scalar'");
+  }
+  if (!supported) {
+    std::string have;
+    for (const auto& k : supported_int8_kernels()) have += (have.empty() ? "" : ", ") + k;
+    throw std::runtime_error("this CPU cannot run the '" + name + "' int8 kernel (it supports: " +
+                             have + ")");
+  }
+  return *found;
 }
 
 }  // namespace pt

@@ -4,7 +4,16 @@
 // (and an AVX-512 copy of an inline helper can never be picked for the scalar build).
 #pragma once
 
-#if defined(PT_ISA_AVX512)
+#if defined(PT_ISA_AVX512) && defined(PT_ISA_VNNI)
+// Only the int8 GEMM is compiled for this variant (AVX-512 + VNNI, chosen at run time when the
+// CPU has VNNI); it is the AVX-512 mappings with the VNNI int8 dot product.
+#define PT_ISA_NS avx512vnni
+#include "cpu/vec_avx512.h"
+namespace pt::kernels::avx512vnni {
+using Vec = avx512::Vec;
+using VecS8 = avx512::VecS8Vnni;
+}  // namespace pt::kernels::avx512vnni
+#elif defined(PT_ISA_AVX512)
 #define PT_ISA_NS avx512
 #include "cpu/vec_avx512.h"
 #elif defined(PT_ISA_AVX2)

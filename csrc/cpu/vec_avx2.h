@@ -2,6 +2,9 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace pt::kernels::avx2 {
 
 struct Vec {
@@ -59,6 +62,43 @@ struct Vec {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+};
+
+// int8 x int8 -> int32 dot products for the int8 GEMM: 8 columns x 4 depths a register. As the
+// AVX-512BW mapping (see vec_avx512.h): int8 widened to int16 pairs and vpmaddwd, which is exact
+// where vpmaddubsw would saturate.
+struct VecS8 {
+  using ireg = __m256i;
+  static constexpr int width = 8;
+  static constexpr int mr = 4, nv = 2;
+  static constexpr bool shifted = false;
+  static constexpr int a_quad_bytes = 8;
+  struct wreg { __m256i even, odd; };
+  struct areg { __m256i even, odd; };
+
+  static ireg zero() { return _mm256_setzero_si256(); }
+  static wreg load_w(const int8_t* p) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return {_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
+  }
+  static void pack_a(const int8_t* q, uint8_t* dst) {
+    const int16_t pairs[4] = {q[0], q[2], q[1], q[3]};
+    std::memcpy(dst, pairs, sizeof pairs);
+  }
+  static areg broadcast_a(const uint8_t* p) {
+    int32_t even, odd;
+    std::memcpy(&even, p, 4);
+    std::memcpy(&odd, p + 4, 4);
+    return {_mm256_set1_epi32(even), _mm256_set1_epi32(odd)};
+  }
+  static ireg dot(ireg acc, const areg& a, const wreg& w) {
+    return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(a.even, w.even),
+                                                  _mm256_madd_epi16(a.odd, w.odd)));
+  }
+  static ireg sub(ireg a, ireg b) { return _mm256_sub_epi32(a, b); }
+  static ireg load_partial(const int32_t* p, int n) { return _mm256_maskload_epi32(p, Vec::first(n)); }
+  static void store_partial(int32_t* p, ireg v, int n) { _mm256_maskstore_epi32(p, Vec::first(n), v); }
+  static __m256 to_float(ireg v) { return _mm256_cvtepi32_ps(v); }
 };
 
 }  // namespace pt::kernels::avx2

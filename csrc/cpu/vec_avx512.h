@@ -2,6 +2,9 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace pt::kernels::avx512 {
 
 struct Vec {
@@ -51,5 +54,75 @@ struct Vec {
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
 };
+
+// int8 x int8 -> int32 dot products for the int8 GEMM (csrc/kernels/gemm_s8.cpp), exact.
+// A weight register holds 16 columns x 4 consecutive depths (one 32-bit lane per column); an
+// activation "quad" holds 4 consecutive depths of one row, broadcast to every lane; dot() adds
+// sum over the 4 depths of a * w into each int32 lane.
+//
+// AVX-512BW without VNNI: the only u8 x s8 multiply (vpmaddubsw) saturates its int16 pair sums
+// (255 * 127 * 2 > 32767), so both sides are widened to int16 and multiplied with vpmaddwd,
+// which cannot overflow: depths (0, 2) from the even bytes of each lane, (1, 3) from the odd.
+// Activations are packed as int16 pairs (q0, q2), (q1, q3): 8 bytes a quad, no +128 shift.
+struct VecS8 {
+  using ireg = __m512i;
+  static constexpr int width = 16;
+  static constexpr int mr = 8, nv = 2;  // 16 acc + 4 weight halves + 2 broadcasts + temps
+  static constexpr bool shifted = false;
+  static constexpr int a_quad_bytes = 8;
+  struct wreg { __m512i even, odd; };
+  struct areg { __m512i even, odd; };
+
+  static ireg zero() { return _mm512_setzero_si512(); }
+  static wreg load_w(const int8_t* p) {
+    const __m512i v = _mm512_loadu_si512(p);
+    return {_mm512_srai_epi16(_mm512_slli_epi16(v, 8), 8), _mm512_srai_epi16(v, 8)};
+  }
+  static void pack_a(const int8_t* q, uint8_t* dst) {
+    const int16_t pairs[4] = {q[0], q[2], q[1], q[3]};
+    std::memcpy(dst, pairs, sizeof pairs);
+  }
+  static areg broadcast_a(const uint8_t* p) {
+    int32_t even, odd;
+    std::memcpy(&even, p, 4);
+    std::memcpy(&odd, p + 4, 4);
+    return {_mm512_set1_epi32(even), _mm512_set1_epi32(odd)};
+  }
+  static ireg dot(ireg acc, const areg& a, const wreg& w) {
+    return _mm512_add_epi32(acc, _mm512_add_epi32(_mm512_madd_epi16(a.even, w.even),
+                                                  _mm512_madd_epi16(a.odd, w.odd)));
+  }
+  static ireg sub(ireg a, ireg b) { return _mm512_sub_epi32(a, b); }
+  static ireg load_partial(const int32_t* p, int n) {
+    return _mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << n) - 1u), p);
+  }
+  static void store_partial(int32_t* p, ireg v, int n) {
+    _mm512_mask_storeu_epi32(p, static_cast<__mmask16>((1u << n) - 1u), v);
+  }
+  static __m512 to_float(ireg v) { return _mm512_cvtepi32_ps(v); }
+};
+
+#if defined(__AVX512VNNI__)
+// AVX-512 VNNI: vpdpbusd multiplies unsigned by signed bytes and adds the 4 products of a lane
+// to it, one instruction. Activations q in [-127, 127] are stored as u8 = q + 128 (q ^ 0x80);
+// the kernel subtracts the per-column compensation 128 * sum_k w[n, k], computed at pack time.
+struct VecS8Vnni : VecS8 {
+  static constexpr int mr = 8, nv = 3;  // 24 acc + 3 weights + 1 broadcast of 32 zmm
+  static constexpr bool shifted = true;
+  static constexpr int a_quad_bytes = 4;
+  using wreg = __m512i;
+  using areg = __m512i;
+  static wreg load_w(const int8_t* p) { return _mm512_loadu_si512(p); }
+  static void pack_a(const int8_t* q, uint8_t* dst) {
+    for (int t = 0; t < 4; ++t) dst[t] = static_cast<uint8_t>(q[t]) ^ 0x80u;
+  }
+  static areg broadcast_a(const uint8_t* p) {
+    int32_t word;
+    std::memcpy(&word, p, 4);
+    return _mm512_set1_epi32(word);
+  }
+  static ireg dot(ireg acc, areg a, wreg w) { return _mm512_dpbusd_epi32(acc, a, w); }
+};
+#endif
 
 }  // namespace pt::kernels::avx512

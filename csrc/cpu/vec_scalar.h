@@ -48,4 +48,34 @@ struct Vec {
   }
 };
 
+// int8 x int8 -> int32 dot products for the int8 GEMM, one column a "register": the plain
+// integer maths every SIMD mapping must reproduce exactly (the oracle of the int8 tests).
+struct VecS8 {
+  using ireg = int32_t;
+  static constexpr int width = 1;
+  static constexpr int mr = 4, nv = 4;
+  static constexpr bool shifted = false;
+  static constexpr int a_quad_bytes = 4;
+  struct wreg { int32_t v[4]; };
+  using areg = wreg;
+
+  static ireg zero() { return 0; }
+  static wreg load_w(const int8_t* p) { return {{p[0], p[1], p[2], p[3]}}; }
+  static void pack_a(const int8_t* q, uint8_t* dst) { std::memcpy(dst, q, 4); }
+  static areg broadcast_a(const uint8_t* p) {
+    int8_t q[4];
+    std::memcpy(q, p, 4);
+    return {{q[0], q[1], q[2], q[3]}};
+  }
+  static ireg dot(ireg acc, const areg& a, const wreg& w) {
+    return acc + a.v[0] * w.v[0] + a.v[1] * w.v[1] + a.v[2] * w.v[2] + a.v[3] * w.v[3];
+  }
+  static ireg sub(ireg a, ireg b) { return a - b; }
+  static ireg load_partial(const int32_t* p, int n) { return n > 0 ? *p : 0; }
+  static void store_partial(int32_t* p, ireg v, int n) {
+    if (n > 0) *p = v;
+  }
+  static float to_float(ireg v) { return static_cast<float>(v); }
+};
+
 }  // namespace pt::kernels::scalar

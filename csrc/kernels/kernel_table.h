@@ -60,6 +60,37 @@ struct KernelTable {
   AttentionFn* attention;
 };
 
+// int8 GEMM (opt-in compute type). w [N, K] int8 (symmetric, per-output-channel scales
+// w_scale[N]) is packed once into packed_size(N, K) bytes of the variant's panel layout, with the
+// per-column compensation the u8 x s8 variant needs. At run time each row of a [M, K] is
+// quantized symmetrically on its own (per token: scale = max|row| / 127, q = round(x / scale)),
+// accumulated exactly in int32 against the weight, and dequantized in the epilogue:
+//   c[m, n] = act(acc[m, n] * a_scale[m] * w_scale[n] + bias[n]) + residual[m, n].
+// With acc_out not null, the exact int32 accumulators are written there ([M, N], row stride
+// ldc) instead of c (the test hook that checks every variant against the scalar one).
+using GemmS8PackedSizeFn = int64_t(int64_t n, int64_t k);
+using GemmS8PackFn = void(const int8_t* w, int64_t n, int64_t k, void* packed);
+using GemmS8Fn = void(const float* a, int64_t lda, const void* packed_w, const float* w_scale,
+                      const float* bias, const float* residual, int64_t ld_residual, float* c,
+                      int64_t ldc, int64_t m, int64_t n, int64_t k, Activation act,
+                      int32_t* acc_out);
+// q[r, :] = round(x[r, :] / scales[r]) with scales[r] = max|x[r, :]| / 127 (0 for a zero row),
+// rows x k, the dynamic activation quantization the GEMM applies.
+using QuantizeRowsFn = void(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales);
+
+struct GemmS8Kernels {
+  const char* name;  // "avx512_vnni", "avx512bw", "avx2", "scalar"
+  GemmS8PackedSizeFn* packed_size;
+  GemmS8PackFn* pack;
+  GemmS8Fn* gemm;
+  QuantizeRowsFn* quantize_rows;
+};
+
+const GemmS8Kernels& gemm_s8_kernels_scalar();
+const GemmS8Kernels& gemm_s8_kernels_avx2();
+const GemmS8Kernels& gemm_s8_kernels_avx512();
+const GemmS8Kernels& gemm_s8_kernels_avx512vnni();
+
 const KernelTable& kernel_table_scalar();
 const KernelTable& kernel_table_avx2();
 const KernelTable& kernel_table_avx512();

@@ -38,11 +38,19 @@ def _heads(x: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
 
 
 class Linear:
-    """A Linear layer with its weight packed for the GEMM and its activation fused."""
+    """A Linear layer with its weight packed for the GEMM and its activation fused: the int8
+    GEMM when the checkpoint holds the weight quantized (int8 + ``.weight_scale``, see
+    pytransformer/quantize.py), else float32."""
 
     def __init__(self, tensors: Tensors, name: str, activation=_core.Activation.none):
-        weight = np.ascontiguousarray(tensors[name + ".weight"], dtype=np.float32)
-        self.packed = _core.PackedLinear(weight, _optional(tensors, name + ".bias"))
+        weight = tensors[name + ".weight"]
+        if weight.dtype == np.int8:
+            self.packed = _core.PackedLinearInt8(
+                np.ascontiguousarray(weight), _optional(tensors, name + ".weight_scale"),
+                _optional(tensors, name + ".bias"))
+        else:
+            weight = np.ascontiguousarray(weight, dtype=np.float32)
+            self.packed = _core.PackedLinear(weight, _optional(tensors, name + ".bias"))
         self.activation = activation
 
     def __call__(self, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:

@@ -1,0 +1,290 @@
+// int8 GEMM for Linear layers (compute_type="int8"):
+//   c[M, N] = act((q(a) @ wq^T) * a_scale[M] * w_scale[N] + bias) + residual
+// M = tokens, N = output features, K = input features, KQ = ceil(K / 4) depth quads.
+//
+// Scheme. The weight is quantized once (symmetric, per output channel, int8 in [-127, 127]) and
+// packed into panels of NR columns, each panel [KQ][NR][4] bytes: one 32-bit lane per column
+// holds 4 consecutive depths, the operand of a 4-way int8 dot product (vpdpbusd, or vpmaddwd on
+// int16 halves). Activations are quantized per row at run time (scale = max|row| / 127,
+// q = round(x * 127 / max|row|)) and packed into micro-panels [KQ][MR] of quads, each in the
+// variant's format (VecS8::pack_a). Accumulation is exact int32 (|acc| <= 255 * 127 * K, safe
+// for K < 66000), so every variant produces bit-identical accumulators; dequantization, bias,
+// activation and residual run in the epilogue on the registers, and c is written once.
+//
+// The VNNI variant multiplies u8 = q + 128 by s8 weights; sum_k (q + 128) w = sum_k q w +
+// 128 sum_k w, so the packed weight carries comp[n] = 128 * sum_k wq[n, k] after its panels,
+// subtracted from the accumulators before anything else.
+//
+// Threads: the rows are quantized and packed once (in parallel), then (row block, panel slice)
+// tasks run as in the fp32 GEMM; for few rows (decode) the panels are sliced so each weight
+// byte is streamed from memory once per call.
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "cpu/threading.h"
+#include "kernels/activation_math.h"
+#include "kernels/kernels.h"
+
+#define PT_S8_STRINGIFY_(x) #x
+#define PT_S8_STRINGIFY(x) PT_S8_STRINGIFY_(x)
+#define PT_S8_CONCAT_(a, b) a##b
+#define PT_S8_CONCAT(a, b) PT_S8_CONCAT_(a, b)
+
+namespace pt::kernels::PT_ISA_NS {
+namespace {
+
+using V = Vec;
+using S = VecS8;
+using reg = V::reg;
+using ireg = S::ireg;
+constexpr int W = S::width;
+constexpr int MR = S::mr;
+constexpr int NV = S::nv;
+constexpr int NR = NV * W;
+constexpr int AQ = S::a_quad_bytes;  // bytes of one packed activation quad
+constexpr int64_t MC = MR * 16;      // rows per task: MC x K x AQ bytes of `a` stay in L2
+constexpr int64_t PREFETCH_AHEAD = 16;  // depth quads
+
+int64_t quads(int64_t k) { return (k + 3) / 4; }
+
+struct Epilogue {
+  const float* a_scale;   // at row 0 of this tile
+  const float* w_scale;   // at column 0 of this tile
+  const int32_t* comp;    // at column 0 (used when S::shifted)
+  const float* bias;      // or null
+  const float* residual;  // at (row 0, column 0), or null
+  int64_t ld_residual;
+  int32_t* acc_out;       // at (row 0, column 0): write accumulators instead of c (test hook)
+};
+
+// c[M x n_valid] = epilogue(a_panel [kq][MR] quads @ w_panel [kq][NR][4]).
+template <Activation A, int M>
+void micro_kernel(int64_t kq, const uint8_t* a, const int8_t* w, float* c, int64_t ldc,
+                  int n_valid, const Epilogue& ep) {
+  ireg acc[M][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[r][j] = S::zero();
+
+  for (int64_t p = 0; p < kq; ++p) {
+#pragma GCC unroll 4
+    for (int line = 0; line < (NR * 4 + 63) / 64; ++line)
+      V::prefetch(reinterpret_cast<const float*>(w + (p + PREFETCH_AHEAD) * NR * 4 + line * 64));
+    typename S::wreg wv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) wv[j] = S::load_w(w + (p * NR + j * W) * 4);
+#pragma GCC unroll 16
+    for (int r = 0; r < M; ++r) {
+      const typename S::areg av = S::broadcast_a(a + (p * MR + r) * AQ);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[r][j] = S::dot(acc[r][j], av, wv[j]);
+    }
+  }
+
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r) {
+    const reg a_scale = V::set1(ep.a_scale[r]);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      const int col = j * W;
+      const int n = n_valid - col < W ? n_valid - col : W;
+      if (n <= 0) break;
+      ireg exact = acc[r][j];
+      if constexpr (S::shifted) exact = S::sub(exact, S::load_partial(ep.comp + col, n));
+      if (ep.acc_out) {
+        S::store_partial(ep.acc_out + r * ldc + col, exact, n);
+        continue;
+      }
+      reg v = V::mul(S::to_float(exact), V::mul(a_scale, V::load_partial(ep.w_scale + col, n)));
+      if (ep.bias) v = V::add(v, V::load_partial(ep.bias + col, n));
+      v = activate<A>(v);
+      if (ep.residual) v = V::add(v, V::load_partial(ep.residual + r * ep.ld_residual + col, n));
+      V::store_partial(c + r * ldc + col, v, n);
+    }
+  }
+}
+
+template <Activation A>
+using MicroKernel = void (*)(int64_t, const uint8_t*, const int8_t*, float*, int64_t, int,
+                             const Epilogue&);
+
+template <Activation A, int... Ms>
+constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...>) {
+  constexpr MicroKernel<A> table[] = {&micro_kernel<A, Ms + 1>...};
+  return table[m - 1];
+}
+
+// q[0 : k] = round(x * 127 / max|x|), q[k : 4 * kq] = 0; returns the scale max|x| / 127.
+float quantize_row(const float* x, int64_t k, int8_t* q) {
+  reg vmax = V::zero();
+  int64_t p = 0;
+  for (; p + W <= k; p += W) vmax = V::max(vmax, V::abs(V::load(x + p)));
+  if (p < k) vmax = V::max(vmax, V::abs(V::load_partial(x + p, static_cast<int>(k - p))));
+  const float amax = V::reduce_max(vmax);
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  const reg vinv = V::set1(inv);
+  alignas(64) float rounded[W];
+  for (p = 0; p < k; p += W) {
+    const int n = k - p < W ? static_cast<int>(k - p) : W;
+    V::store(rounded, V::round(V::mul(V::load_partial(x + p, n), vinv)));
+    for (int i = 0; i < n; ++i) {
+      const float r = rounded[i] > 127.0f ? 127.0f : rounded[i] < -127.0f ? -127.0f : rounded[i];
+      q[p + i] = static_cast<int8_t>(static_cast<int>(r));
+    }
+  }
+  for (p = k; p < quads(k) * 4; ++p) q[p] = 0;
+  return amax / 127.0f;
+}
+
+// Quantizes rows [0, m) of a and packs them as micro-panels [ceil(m / MR)][kq][MR][AQ].
+void quantize_pack_a(const float* a, int64_t lda, int64_t m, int64_t k, uint8_t* packed,
+                     float* a_scale, bool parallel) {
+  const int64_t kq = quads(k);
+#pragma omp parallel for num_threads(num_threads()) if (parallel) schedule(static)
+  for (int64_t row = 0; row < m; ++row) {
+    int8_t* q = reinterpret_cast<int8_t*>(thread_scratch(2, (kq * 4 + 3) / 4));
+    a_scale[row] = quantize_row(a + row * lda, k, q);
+    uint8_t* panel = packed + (row / MR) * MR * kq * AQ;
+    const int r = static_cast<int>(row % MR);
+    for (int64_t p = 0; p < kq; ++p) S::pack_a(q + p * 4, panel + (p * MR + r) * AQ);
+  }
+}
+
+struct Problem {
+  const uint8_t* a_packed;
+  const float* a_scale;
+  const int8_t* packed_w;
+  const int32_t* comp;
+  const float* w_scale;
+  const float* bias;
+  const float* residual;
+  int64_t ld_residual;
+  float* c;
+  int32_t* acc_out;
+  int64_t ldc, m, n, k;
+};
+
+template <Activation A>
+void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
+                int64_t panel_end) {
+  const int64_t kq = quads(g.k);
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t col0 = panel * NR;
+    const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
+    const int8_t* w = g.packed_w + panel * kq * NR * 4;
+    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+      const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
+      const int64_t row = row0 + i0;
+      const Epilogue ep{g.a_scale + row,
+                        g.w_scale + col0,
+                        g.comp + col0,
+                        g.bias ? g.bias + col0 : nullptr,
+                        g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
+                        g.ld_residual,
+                        g.acc_out ? g.acc_out + row * g.ldc + col0 : nullptr};
+      kernel_for_rows<A>(rows, std::make_integer_sequence<int, MR>{})(
+          kq, g.a_packed + row * kq * AQ, w, g.c ? g.c + row * g.ldc + col0 : nullptr, g.ldc,
+          n_valid, ep);
+    }
+  }
+}
+
+template <Activation A>
+void gemm_impl(const Problem& g, int threads) {
+  const int64_t panels = (g.n + NR - 1) / NR;
+  const int64_t row_blocks = (g.m + MC - 1) / MC;
+  const int64_t mc_max = ((g.m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
+  // Few row blocks (decode, short prompts): slice the panels so every thread has work and each
+  // weight is read once; many: one task per row block.
+  const int64_t panel_slices = row_blocks >= 4 * threads ? 1
+                               : row_blocks == 1          ? (panels < 4 * threads ? panels : 4 * threads)
+                                                          : threads;
+  const int64_t tasks = row_blocks * panel_slices;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t row0 = (task / panel_slices) * mc_max;
+    const int64_t mc = g.m - row0 < mc_max ? g.m - row0 : mc_max;
+    const int64_t slice = task % panel_slices;
+    if (mc > 0)
+      gemm_block<A>(g, row0, mc, panels * slice / panel_slices,
+                    panels * (slice + 1) / panel_slices);
+  }
+}
+
+int64_t gemm_s8_packed_size(int64_t n, int64_t k) {
+  const int64_t n_padded = (n + NR - 1) / NR * NR;
+  return n_padded * quads(k) * 4 + n_padded * static_cast<int64_t>(sizeof(int32_t));
+}
+
+// packed: panels [ceil(N / NR)][KQ][NR][4] int8, then comp [N rounded up to NR] int32.
+void gemm_s8_pack(const int8_t* w, int64_t n, int64_t k, void* packed) {
+  const int64_t kq = quads(k);
+  const int64_t panels = (n + NR - 1) / NR;
+  int8_t* dst_w = static_cast<int8_t*>(packed);
+  int32_t* comp = reinterpret_cast<int32_t*>(dst_w + panels * NR * kq * 4);
+#pragma omp parallel for num_threads(num_threads()) if (n * k >= (1 << 18)) schedule(static)
+  for (int64_t panel = 0; panel < panels; ++panel) {
+    int8_t* dst = dst_w + panel * kq * NR * 4;
+    for (int j = 0; j < NR; ++j) {
+      const int64_t col = panel * NR + j;
+      int32_t sum = 0;
+      for (int64_t p = 0; p < kq * 4; ++p) {
+        const int8_t v = col < n && p < k ? w[col * k + p] : 0;
+        dst[((p / 4) * NR + j) * 4 + p % 4] = v;
+        sum += v;
+      }
+      comp[col] = 128 * sum;
+    }
+  }
+}
+
+void gemm_s8(const float* a, int64_t lda, const void* packed_w, const float* w_scale,
+             const float* bias, const float* residual, int64_t ld_residual, float* c,
+             int64_t ldc, int64_t m, int64_t n, int64_t k, Activation act, int32_t* acc_out) {
+  if (m == 0 || n == 0) return;
+  const int64_t kq = quads(k);
+  const int64_t m_padded = (m + MR - 1) / MR * MR;
+  const bool parallel = 2.0 * m * n * k >= 2e5 && num_threads() > 1;
+  // Scratch of the calling thread: packed rows (slot 1) and their scales (slot 3).
+  uint8_t* a_packed =
+      reinterpret_cast<uint8_t*>(thread_scratch(1, (m_padded * kq * AQ + 3) / 4));
+  float* a_scale = thread_scratch(3, m);
+  quantize_pack_a(a, lda, m, k, a_packed, a_scale, parallel && m * k >= (1 << 14));
+  const int64_t panels = (n + NR - 1) / NR;
+  const int8_t* w = static_cast<const int8_t*>(packed_w);
+  const Problem problem{a_packed, a_scale, w, reinterpret_cast<const int32_t*>(w + panels * NR * kq * 4),
+                        w_scale, bias, residual, ld_residual, c, acc_out, ldc, m, n, k};
+  const int threads = parallel ? num_threads() : 1;
+  with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem, threads); });
+}
+
+void quantize_rows(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales) {
+  int8_t* row_q = reinterpret_cast<int8_t*>(thread_scratch(2, (quads(k) * 4 + 3) / 4));
+  for (int64_t r = 0; r < rows; ++r) {
+    scales[r] = quantize_row(x + r * k, k, row_q);
+    std::memcpy(q + r * k, row_q, k);
+  }
+}
+
+}  // namespace
+}  // namespace pt::kernels::PT_ISA_NS
+
+namespace pt {
+
+const GemmS8Kernels& PT_S8_CONCAT(gemm_s8_kernels_, PT_ISA_NS)() {
+  namespace k = kernels::PT_ISA_NS;
+  static const GemmS8Kernels table{
+#if defined(PT_ISA_VNNI)
+      "avx512_vnni",
+#elif defined(PT_ISA_AVX512)
+      "avx512bw",
+#else
+      PT_S8_STRINGIFY(PT_ISA_NS),
+#endif
+      &k::gemm_s8_packed_size, &k::gemm_s8_pack, &k::gemm_s8, &k::quantize_rows};
+  return table;
+}
+
+}  // namespace pt

