@@ -151,7 +151,7 @@ def embedding(name: str, B: int, T: int, vocab: int, E: int, quick: bool = False
                 F32 * 2 * B * T * E + I64 * B * T, "memory", {}, quick)
 
 
-def minilm(name: str, B: int, T: int, quick: bool = False) -> Case:
+def minilm(name: str, B: int, T: int, quick: bool = False, test_size=None) -> Case:
     """all-MiniLM-L6-v2 (E=384, 6 layers, H=12, F=1536) encoding B sequences of T real tokens."""
     E, F, layers = 384, 1536, 6
     def make(rng):
@@ -159,7 +159,7 @@ def minilm(name: str, B: int, T: int, quick: bool = False) -> Case:
                 "attention_mask": np.ones((B, T), dtype=np.int64)}
     flops = layers * B * T * (2.0 * (4 * E * E + 2 * E * F) + 4.0 * T * E)
     return Case(name, "encode_minilm", f"B={B} T={T}", make, flops, F32 * 22.7e6, "flop", {},
-                quick, group="model", tol=2e-3)
+                quick, group="model", tol=2e-3, test_size=test_size or {})
 
 
 def transformer_base(name: str, B: int, S: int, T: int) -> Case:
@@ -240,7 +240,7 @@ CASES: List[Case] = [
     embedding("embedding", 32, 128, 30522, 384),
     minilm("minilm_b1_t16", 1, 16, quick=True),
     minilm("minilm_b1_t128", 1, 128),
-    minilm("minilm_b32_t128", 32, 128),
+    minilm("minilm_b32_t128", 32, 128, test_size={"batch": 4}),
     transformer_base("transformer_base_b8", 8, 64, 64),
     gpt2_prefill("gpt2_prefill_512", 1, 512),
     gpt2_greedy("gpt2_greedy_b1", 1, 32, 128),
