@@ -1,5 +1,11 @@
 """The benchmark manifest, checked: every case runs on every engine and the engines agree, so
-what the benchmark times is what the tests check (and nothing timed is wrong)."""
+what the benchmark times is what the tests check (and nothing timed is wrong).
+
+Peer engines (PyTorch, ONNX Runtime, CTranslate2) are checked where installed and skipped where
+not. Heavy cases (GPT-2 generation and prefill) run shrunk, as their ``test_size`` says: the
+same op, model and code path on a smaller batch, prompt and token count. The first run prepares
+the peers' model files (bench/README.md, "Peers") into the cache folder, once.
+"""
 
 import numpy as np
 import pytest
@@ -11,6 +17,11 @@ from pytransformer.bench.engines import ENGINES, OURS, worker_environment
 pytestmark = pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
 
 ADAPTERS = {}
+OURS_OUTPUTS = {}
+PEERS = [name for name in ENGINES if name != OURS]
+# Ops the NumPy oracle does not implement (no generation, no KV cache): ours is checked against
+# the other peers there, and against our own generate tests (tests/test_generate.py).
+NUMPY_LACKS = {"generate_gpt2", "prefill_gpt2"}
 
 
 def adapter(name):
@@ -19,24 +30,77 @@ def adapter(name):
     return ADAPTERS[name]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_engines_agree_on_every_case(case):
-    inputs = case.inputs(seed=0)
-    again = case.inputs(seed=0)
-    assert all(np.array_equal(inputs[k], again[k]) for k in inputs), "inputs must be seeded"
-    ours = np.asarray(getattr(adapter(OURS), case.op)(**inputs, **case.params)())
-    for name in ENGINES:
-        if name == OURS or not hasattr(adapter(name), case.op):
-            continue
-        theirs = np.asarray(getattr(adapter(name), case.op)(**inputs, **case.params)())
-        assert theirs.shape == ours.shape
-        np.testing.assert_allclose(ours, theirs, rtol=case.tol, atol=case.tol)
+def needs(case):
+    """Skip a case whose model files cannot be had here (GPT-2's are made with torch)."""
+    if case.op in NUMPY_LACKS and not ENGINES["torch"].available():
+        pytest.skip("the benchmark GPT-2 is made with torch and transformers")
+
+
+def ours(case):
+    if case.name not in OURS_OUTPUTS:
+        inputs, params = case.test_inputs(seed=0)
+        OURS_OUTPUTS[case.name] = np.asarray(getattr(adapter(OURS), case.op)(**inputs, **params)())
+    return OURS_OUTPUTS[case.name]
+
+
+def test_inputs_are_seeded():
+    for case in CASES:
+        inputs, again = case.inputs(seed=0), case.inputs(seed=0)
+        assert all(np.array_equal(inputs[k], again[k]) for k in inputs), case.name
+
+
+# Every (engine, case) whose engine has the case's op; ops an engine lacks are left out of the
+# benchmark too (see engines.py).
+PAIRS = [(engine, case) for engine in PEERS for case in CASES
+         if hasattr(ENGINES[engine].adapter, case.op)]
+
+
+@pytest.mark.parametrize("engine, case", PAIRS, ids=[f"{e}-{c.name}" for e, c in PAIRS])
+def test_engine_agrees_with_ours(engine, case):
+    if not ENGINES[engine].available():
+        pytest.skip(f"{engine} is not installed (needs {', '.join(ENGINES[engine].requires)})")
+    needs(case)
+    inputs, params = case.test_inputs(seed=0)
+    theirs = np.asarray(getattr(adapter(engine), case.op)(**inputs, **params)())
+    expected = ours(case)
+    assert theirs.shape == expected.shape
+    if case.tokens:  # generated tokens: exactly the same
+        np.testing.assert_array_equal(theirs, expected)
+    else:
+        np.testing.assert_allclose(expected, theirs, rtol=case.tol, atol=case.tol)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.test_size], ids=lambda c: c.name)
+def test_heavy_cases_shrink_for_tests(case):
+    inputs, params = case.test_inputs()
+    full = case.inputs()
+    assert all(inputs[k].size <= full[k].size for k in full)
+    assert sum(v.size for v in inputs.values()) < sum(v.size for v in full.values()) \
+        or params != case.params
+
+
+def test_generation_cases_count_tokens():
+    for case in CASES:
+        if case.op == "generate_gpt2":
+            B = case.inputs()["ids"].shape[0]
+            assert case.tokens == B * case.params["max_new_tokens"] and case.tol == 0
 
 
 def test_ours_and_numpy_cover_every_op():
-    for name in (OURS, "numpy"):
-        missing = {c.op for c in CASES if not hasattr(ENGINES[name].adapter, c.op)}
-        assert not missing, f"{name} lacks {missing}"
+    missing = {c.op for c in CASES if not hasattr(ENGINES[OURS].adapter, c.op)}
+    assert not missing, f"ours lacks {missing}"
+    missing = {c.op for c in CASES if not hasattr(ENGINES["numpy"].adapter, c.op)} - NUMPY_LACKS
+    assert not missing, f"numpy lacks {missing}"
+
+
+def test_engines_are_listed_only_when_installed(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ctranslate2" else real(name, *a))
+    assert not ENGINES["ctranslate2"].available()
+    assert ENGINES[OURS].available() and ENGINES["numpy"].available()
 
 
 def test_napkin_maths():
@@ -45,6 +109,8 @@ def test_napkin_maths():
     assert up.flops == 2 * 4096 * 384 * 1536 and up.bound == "flop"
     assert by_name["linear_decode"].bound == "memory"
     assert by_name["attention_causal_512"].flops == 4 * 12 * (512 * 513 / 2) * 64
+    assert abs(by_name["gpt2_prefill_512"].flops / 1e9 - 92) < 0.5  # GPT-2 small, last logits
+    assert abs(by_name["gpt2_greedy_b1"].bytes / 128 / 4 - 124.44e6) < 0.01e6  # its parameters
     assert all(c.bytes > 0 and c.bound in ("flop", "memory") for c in CASES)
 
 

@@ -4,7 +4,8 @@ An engine is an adapter class with one method per case ``op`` (see ``cases.py``)
 takes the case's inputs and params, does any load-time work (packing weights, building a
 session) and returns a zero-argument callable that runs the timed call and returns its
 output. An engine without a method for an op skips those cases. A peer (PyTorch, ONNX Runtime,
-CTranslate2) is one more adapter class and one more ``ENGINES`` entry.
+CTranslate2) is one more adapter class and one more ``ENGINES`` entry; ONNX Runtime's and
+CTranslate2's adapters live in ``peers.py``.
 
 Each adapter is built inside its own worker process, after the thread-count variables are set
 and before anything else is imported, so it alone decides which runtimes that process loads.
@@ -19,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Mapping, Tuple
+
+from . import peers  # the peer adapters; standard library only at its top, like this module
 
 # Variables that size a runtime's thread pool; every worker gets all of them set to its count.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -160,6 +163,22 @@ class PytransformerEngine:
         model = self.pt.models.EncoderDecoder(config, models.transformer_base_tensors())
         return lambda: model.forward(src, tgt, attention_mask=~src_padding)
 
+    def generate_gpt2(self, ids, max_new_tokens):
+        model = self.pt.load(peers.gpt2_path())
+        # eos_token_id=[]: no EOS, so exactly max_new_tokens new tokens per row.
+        return lambda: model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                      num_beams=1, eos_token_id=[])[:, ids.shape[1]:]
+
+    def prefill_gpt2(self, ids):
+        model = self.pt.load(peers.gpt2_path())
+
+        def call():
+            # Generation's first step: a fresh KV cache filled with the prompt, logits of the
+            # last position only.
+            cache = model.start(ids.shape[0], ids.shape[1] + 1)
+            return model.step(ids, cache)[:, -1]
+        return call
+
 
 class TorchEngine:
     """PyTorch eager (the CPU build): Hugging Face transformers for BERT, torch.nn.Transformer
@@ -186,6 +205,40 @@ class TorchEngine:
         def call():
             with self.torch.inference_mode():
                 return model(**inputs).last_hidden_state.numpy()
+        return call
+
+    def _gpt2(self):
+        import transformers
+
+        model = transformers.GPT2LMHeadModel.from_pretrained(peers.gpt2_path()).eval()
+        # No EOS (exactly max_new_tokens new tokens), greedy, no padding token to warn about.
+        config = model.generation_config
+        config.eos_token_id = None
+        config.pad_token_id = None
+        config.do_sample, config.num_beams = False, 1
+        return model
+
+    def generate_gpt2(self, ids, max_new_tokens):
+        model = self._gpt2()
+        input_ids = self.torch.from_numpy(ids)
+        mask = self.torch.ones_like(input_ids)
+
+        def call():
+            with self.torch.inference_mode():
+                out = model.generate(input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                     min_new_tokens=0, do_sample=False, num_beams=1)
+            return out[:, ids.shape[1]:].numpy()
+        return call
+
+    def prefill_gpt2(self, ids):
+        model = self._gpt2()
+        input_ids = self.torch.from_numpy(ids)
+
+        def call():
+            # As generate's first step: the KV cache filled, logits of the last position only.
+            with self.torch.inference_mode():
+                out = model(input_ids, use_cache=True, logits_to_keep=1)
+            return out.logits[:, -1].numpy()
         return call
 
     def transformer_base(self, src, tgt, src_padding):
@@ -269,6 +322,12 @@ ENGINES: Dict[str, Engine] = {
     "pytransformer": Engine("pytransformer", "ours", PytransformerEngine),
     "numpy": Engine("numpy", "numpy", NumpyEngine, openblas_overridable=True),
     "torch": Engine("torch", "torch", TorchEngine, requires=("torch", "transformers")),
+    # Peers (peers.py). Preparing their models (ONNX export, CTranslate2 conversion, the random
+    # GPT-2) runs in a child process and needs torch and transformers as well.
+    "onnxruntime": Engine("onnxruntime", "ort", peers.OnnxRuntimeEngine,
+                          requires=("onnxruntime", "onnx", "torch", "transformers")),
+    "ctranslate2": Engine("ctranslate2", "ct2", peers.CTranslate2Engine,
+                          requires=("ctranslate2", "torch", "transformers")),
 }
 OURS = "pytransformer"
 

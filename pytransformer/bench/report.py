@@ -40,14 +40,15 @@ def summarize(result: dict) -> List[dict]:
         for threads in result["config"]["threads"]:
             key, case = (name, threads), cases[name]
             row = {"case": name, "shape": case["shape"], "threads": threads,
-                   "bound": case["bound"], "engines": {}}
+                   "bound": case["bound"], "tokens": case.get("tokens", 0), "engines": {}}
             for engine, rounds in per_round.get(key, {}).items():
                 median = statistics.median(rounds)
                 row["engines"][engine] = {
                     "median_ms": 1e3 * median, "min_ms": 1e3 * fastest[key][engine],
                     "rounds": len(rounds), "gflops": case["flops"] / median / 1e9,
                     "gbps": case["bytes"] / median / 1e9,
-                    "peak_pct": 100 * case["flops"] / median / 1e9 / (peak_per_core * threads)}
+                    "peak_pct": 100 * case["flops"] / median / 1e9 / (peak_per_core * threads),
+                    "tokens_per_s": case.get("tokens", 0) / median}
             ours = row["engines"].get(OURS)
             row["speedup"] = {e: v["median_ms"] / ours["median_ms"]
                               for e, v in row["engines"].items() if ours and e != OURS}
@@ -103,6 +104,11 @@ def environment(result: dict) -> List[str]:
             str(p.get("num_threads")) for p in i["threadpools"] if p.get("user_api") == "blas"))
         lines.append(f"numpy      {info['numpy']['numpy']}; BLAS "
                      f"{_blas(info['numpy']['threadpools'])}; BLAS threads {threads}")
+    peers = [f"{name} {info[name].get(name)} (threads "
+             f"{_per_worker(workers, name, lambda i: i.get('threads'))})"
+             for name in ("torch", "onnxruntime", "ctranslate2") if name in info]
+    if peers:
+        lines.append("peers      " + "; ".join(peers))
     lines.append("openblas   " + _overrides(result["openblas_overrides"]))
     lines.append(f"method     {len(config['threads'])} thread counts x {config['rounds']} rounds x "
                  f"{config['repeat']} samples (>= {config['min_sample_s'] * 1e3:g} ms each); a "
@@ -140,8 +146,10 @@ def _overrides(overrides: dict) -> str:
     return f"{given}; {action}"
 
 
-def _rate(case_bound: str, figures: dict) -> str:
-    if case_bound == "flop":
+def _rate(row: dict, figures: dict) -> str:
+    if row.get("tokens"):  # generation: tokens generated per second (B x new tokens / time)
+        return f"{figures['tokens_per_s']:.1f} tok/s"
+    if row["bound"] == "flop":
         return f"{figures['gflops']:.1f} GFLOP/s"
     return f"{figures['gbps']:.1f} GB/s"
 
@@ -162,9 +170,9 @@ def table(rows: List[dict], engines: List[str]) -> List[str]:
                   else "-" for e in engines]
         cells += [f"{row['speedup'][e]:.2f}x" if e in row["speedup"] else "-" for e in others]
         ours = figures.get(OURS)
-        cells.append(_rate(row["bound"], ours) if ours else "-")
+        cells.append(_rate(row, ours) if ours else "-")
         cells.append(f"{ours['peak_pct']:.0f}%" if ours and row["bound"] == "flop" else "")
-        cells += [_rate(row["bound"], figures[e]) if e in figures else "-" for e in others]
+        cells += [_rate(row, figures[e]) if e in figures else "-" for e in others]
         cells.append(row["check"])
         body.append(cells)
     widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
@@ -177,7 +185,7 @@ def table(rows: List[dict], engines: List[str]) -> List[str]:
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in body] + [
         "ms: median over rounds (fastest sample in brackets); x/ours: x median / ours median, "
         ">1 means ours is faster; rate: useful GFLOP/s (flop-bound) or minimum GB/s moved "
-        "(memory-bound); %peak: of threads x the per-core peak"]
+        "(memory-bound) or generated tokens/s (generation); %peak: of threads x the per-core peak"]
 
 
 def render(result: dict) -> str:
