@@ -297,11 +297,11 @@ def test_each_step_after_the_prompt_feeds_one_token(lm, monkeypatch):
     fed = []
     original = type(model).step
 
-    def counting_step(self, input_ids, cache, *args, **kwargs):
+    def counting_step(input_ids, cache, *args, **kwargs):
         fed.append((np.shape(input_ids)[1], cache.length))
-        return original(self, input_ids, cache, *args, **kwargs)
+        return original(model, input_ids, cache, *args, **kwargs)
 
-    monkeypatch.setattr(type(model), "step", counting_step)
+    monkeypatch.setattr(model, "step", counting_step)
     ids, mask = _prompts()
     model.generate(ids, mask, max_new_tokens=20, eos_token_id=[])
     assert fed[0] == (ids.shape[1], 0)
