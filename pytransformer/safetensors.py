@@ -28,6 +28,22 @@ _NAMES = {np.dtype("<f8"): "F64", np.dtype("<f4"): "F32", np.dtype("<f2"): "F16"
 _MAX_HEADER = 100 * 1024 * 1024
 
 
+class MappedTensors(dict):
+    """Tensors (name -> array) that are views of memory-mapped files. ``release_pages()`` lets
+    the kernel drop the pages read so far from this process's resident memory: a model calls it
+    after packing each layer, so loading never holds the file and the packed weights in full at
+    once. The views stay valid; reading one again faults its pages back in from the file."""
+
+    def __init__(self, tensors=(), mappings=()):
+        super().__init__(tensors)
+        self.mappings = list(mappings)
+
+    def release_pages(self) -> None:
+        for mapping in self.mappings:
+            if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+                mapping.madvise(mmap.MADV_DONTNEED)
+
+
 class SafetensorsError(ValueError):
     """The file is not a valid safetensors file (truncated, corrupt, or inconsistent)."""
 
@@ -37,7 +53,7 @@ def _bf16_to_f32(words: np.ndarray) -> np.ndarray:
     return (words.astype(np.uint32) << 16).view(np.float32)
 
 
-def load(path: str | os.PathLike) -> Dict[str, np.ndarray]:
+def load(path: str | os.PathLike) -> MappedTensors:
     """All tensors of a safetensors file, as read-only arrays over a memory map (BF16 tensors
     are converted to float32, which copies them)."""
     path = os.fspath(path)
@@ -58,7 +74,7 @@ def load(path: str | os.PathLike) -> Dict[str, np.ndarray]:
         data_start = 8 + header_len
         data_len = size - data_start
         buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-    tensors = {}
+    tensors = MappedTensors(mappings=[buffer] if isinstance(buffer, mmap.mmap) else [])
     for name, info in header.items():
         if name == "__metadata__":
             continue

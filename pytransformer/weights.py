@@ -73,9 +73,11 @@ def load(path) -> Tuple[ModelConfig, Tensors]:
     if model_type not in HF_CONVERTERS:
         raise ValueError(f"{config_path}: model_type {model_type!r} is not supported; supported: "
                          f"{', '.join(sorted(HF_CONVERTERS))}")
-    config, tensors = HF_CONVERTERS[model_type](raw, _read_tensors(path))
+    source = _read_tensors(path)
+    config, tensors = HF_CONVERTERS[model_type](raw, source)
     validate(config, tensors)
-    return config, tensors
+    # The converted tensors are views of the same mapped file: keep its page release.
+    return config, safetensors.MappedTensors(tensors, getattr(source, "mappings", ()))
 
 
 def load_generation_config(path) -> Dict:

@@ -5,6 +5,7 @@ out of bounds. The public ops convert and check first; these are the checks behi
 import numpy as np
 import pytest
 
+import pytransformer
 from pytransformer import _core
 
 A = _core.Activation
@@ -87,7 +88,6 @@ BAD_CALLS = {
     "linear-weight-empty": lambda: _core.PackedLinear(np.ones((0, 4), np.float32)),
     "linear-weight-float64": lambda: _core.PackedLinear(F32.astype(np.float64)),
     "linear-weight-None": lambda: _core.PackedLinear(None),
-    "linear-weight-noncontiguous": lambda: _core.PackedLinear(np.ones((4, 2), np.float32).T),
     "linear-bias-shape": lambda: _core.PackedLinear(F32, W4),
     "linear-bias-list": lambda: _core.PackedLinear(F32, [1.0, 2.0]),
     "linear-x-shape": lambda: _core.PackedLinear(F32).forward(np.ones((3, 5), np.float32)),
@@ -169,3 +169,21 @@ def test_core_linear_properties():
     layer = _core.PackedLinear(np.ones((3, 5), np.float32), np.zeros(3, np.float32))
     assert (layer.in_features, layer.out_features, layer.has_bias) == (5, 3, True)
     assert layer.isa in ("avx512", "avx2", "scalar")
+
+
+@pytest.mark.parametrize("isa", pytransformer.supported_isas())
+def test_packed_linear_packs_strided_weights(isa):
+    """A weight of any strides packs without a copy (GPT-2 stores its Linear weights as
+    [in, out]): a transposed view gives the same layer as its contiguous copy."""
+    original = _core.cpu_isa()
+    _core.set_isa(isa)
+    try:
+        rng = np.random.default_rng(1)
+        stored = rng.standard_normal((37, 21), dtype=np.float32)  # [in, out]
+        x = rng.standard_normal((5, 37), dtype=np.float32)
+        strided = _core.PackedLinear(stored.T).forward(x)
+        copied = _core.PackedLinear(np.ascontiguousarray(stored.T)).forward(x)
+        np.testing.assert_array_equal(strided, copied)
+        np.testing.assert_allclose(strided, x @ stored, rtol=0, atol=1e-4)
+    finally:
+        _core.set_isa(original)

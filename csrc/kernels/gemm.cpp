@@ -212,7 +212,8 @@ void gemm_impl(const Problem& problem) {
 
 int64_t gemm_packed_size(int64_t n, int64_t k) { return (n + NR - 1) / NR * NR * k; }
 
-void gemm_pack(const float* w, int64_t n, int64_t k, float* packed) {
+void gemm_pack(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k,
+               float* packed) {
   const int64_t panels = (n + NR - 1) / NR;
 #pragma omp parallel for num_threads(num_threads()) if (n * k >= (1 << 16)) schedule(static)
   for (int64_t panel = 0; panel < panels; ++panel) {
@@ -220,7 +221,7 @@ void gemm_pack(const float* w, int64_t n, int64_t k, float* packed) {
     for (int64_t p = 0; p < k; ++p) {
       for (int j = 0; j < NR; ++j) {
         const int64_t col = panel * NR + j;
-        dst[p * NR + j] = col < n ? w[col * k + p] : 0.0f;
+        dst[p * NR + j] = col < n ? w[col * stride_n + p * stride_k] : 0.0f;
       }
     }
   }

@@ -33,9 +33,11 @@ using EmbeddingFn = void(const int64_t* ids, const float* table, float* out, int
 using RotaryFn = void(const float* x, const int64_t* positions, float* out, int64_t batch,
                       int64_t heads, int64_t seq, int64_t dim, int64_t positions_stride_b,
                       float base);
-// Packs w [N, K] (PyTorch's Linear layout) into the panel layout gemm() reads; packed holds
+// Packs w [N, K] (PyTorch's Linear layout; element (n, k) at w[n * stride_n + k * stride_k], so a
+// transposed [K, N] view packs without a copy) into the panel layout gemm() reads; packed holds
 // gemm_packed_size(N, K) floats.
-using GemmPackFn = void(const float* w, int64_t n, int64_t k, float* packed);
+using GemmPackFn = void(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k,
+                        float* packed);
 using GemmPackedSizeFn = int64_t(int64_t n, int64_t k);
 // c[M, N] = act(a[M, K] @ w^T + bias) + residual, w packed by GemmPackFn. bias and residual
 // may be null. Leading dimensions are in elements.

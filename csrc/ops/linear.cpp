@@ -20,13 +20,13 @@ float* aligned_floats(int64_t n) {
 PackedLinear::PackedLinear(const ConstView& weight, const ConstView* bias)
     : kernels_(&kernels()) {
   expect_rank("weight", weight, 2);
-  expect_contiguous("weight", weight);
   out_features_ = weight.dim(0);
   in_features_ = weight.dim(1);
   if (in_features_ == 0 || out_features_ == 0)
     fail_shape("weight", "non-zero [out_features, in_features]", weight.shape);
   packed_.reset(aligned_floats(kernels_->gemm_packed_size(out_features_, in_features_)));
-  kernels_->gemm_pack(weight.data, out_features_, in_features_, packed_.get());
+  kernels_->gemm_pack(weight.data, out_features_, in_features_, weight.stride(0), weight.stride(1),
+                      packed_.get());
   if (bias) {
     expect_shape("bias", *bias, {out_features_});
     bias_.reset(aligned_floats(out_features_));

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Tuple
 
-import numpy as np
-
 from ..config import ModelConfig
 from ._common import Source, Tensors, hf_activation
 
@@ -41,7 +39,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         pairs = (("attn.c_attn", "self_attn.qkv", (E, 3 * E)), ("attn.c_proj", "self_attn.out", (E, E)),
                  ("mlp.c_fc", "ffn.up", (E, F)), ("mlp.c_proj", "ffn.down", (F, E)))
         for theirs, name, shape in pairs:
-            out[ours + name + ".weight"] = np.ascontiguousarray(src.get(h + theirs + ".weight", shape).T)
+            # A transposed view, not a copy: the GEMM packs from any strides.
+            out[ours + name + ".weight"] = src.get(h + theirs + ".weight", shape).T
             out[ours + name + ".bias"] = src.get(h + theirs + ".bias", (shape[1],))
         for theirs, name in (("ln_1", "self_attn_norm"), ("ln_2", "ffn_norm")):
             out[ours + name + ".weight"] = src.get(h + theirs + ".weight", (E,))

@@ -17,7 +17,7 @@ from ..weights import Tensors
 from .embeddings import Embeddings
 from .encoder import EncoderStack, PackedBatch, key_padding_mask, token_ids
 from .cache import DecoderCache
-from .layers import Attention, FeedForward, Linear, Norm
+from .layers import Attention, FeedForward, Linear, Norm, release_pages
 
 
 class DecoderLayer:
@@ -54,12 +54,16 @@ class DecoderStack:
         num_layers = config.num_decoder_layers or config.num_layers if cross else config.num_layers
         prefix, fallback = ("decoder_embed", "embed") if cross else ("embed", None)
         self.embeddings = Embeddings(config, tensors, prefix, fallback)
-        self.layers = [DecoderLayer(config, tensors, f"decoder.{i}", cross) for i in range(num_layers)]
+        self.layers = []
+        for i in range(num_layers):
+            self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross))
+            release_pages(tensors)
         self.final_norm = Norm(config, tensors, "decoder.final_norm") if config.final_norm else None
         head = dict(tensors) if "lm_head.weight" in tensors else {
             "lm_head.weight": self.embeddings.tokens, **({"lm_head.bias": tensors["lm_head.bias"]}
                                                         if "lm_head.bias" in tensors else {})}
         self.lm_head = Linear(head, "lm_head")
+        release_pages(tensors)
 
     def positions(self, ids: np.ndarray, position_ids) -> np.ndarray:
         B, T = ids.shape

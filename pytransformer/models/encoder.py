@@ -11,7 +11,7 @@ from .. import _checks
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .layers import Attention, FeedForward, Norm
+from .layers import Attention, FeedForward, Norm, release_pages
 
 
 class EncoderLayer:
@@ -63,7 +63,10 @@ class EncoderStack:
     def __init__(self, config: ModelConfig, tensors: Tensors):
         self.config = config
         self.embeddings = Embeddings(config, tensors, "embed")
-        self.layers = [EncoderLayer(config, tensors, f"encoder.{i}") for i in range(config.num_layers)]
+        self.layers = []
+        for i in range(config.num_layers):
+            self.layers.append(EncoderLayer(config, tensors, f"encoder.{i}"))
+            release_pages(tensors)
         self.final_norm = Norm(config, tensors, "encoder.final_norm") if config.final_norm else None
 
     def __call__(self, ids: np.ndarray, batch: PackedBatch, token_type_ids=None) -> np.ndarray:

@@ -31,6 +31,15 @@ def _optional(tensors: Tensors, name: str) -> Optional[np.ndarray]:
     return None if value is None else np.ascontiguousarray(value, dtype=np.float32)
 
 
+def release_pages(tensors: Tensors) -> None:
+    """Let the OS drop the pages of a memory-mapped checkpoint read so far (see
+    safetensors.MappedTensors): called after each layer is packed, it keeps a model's load from
+    holding the file and the packed weights in memory at once. A no-op for plain dicts."""
+    release = getattr(tensors, "release_pages", None)
+    if release is not None:
+        release()
+
+
 def _heads(x: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
     """[B, T, heads * D] (possibly a column slice) viewed as [B, heads, T, D], no copy."""
     B, T = x.shape[:2]
@@ -49,7 +58,8 @@ class Linear:
                 np.ascontiguousarray(weight), _optional(tensors, name + ".weight_scale"),
                 _optional(tensors, name + ".bias"))
         else:
-            weight = np.ascontiguousarray(weight, dtype=np.float32)
+            # Any strides: a transposed view (GPT-2's Conv1D weights) packs without a copy.
+            weight = np.asarray(weight, dtype=np.float32)
             self.packed = _core.PackedLinear(weight, _optional(tensors, name + ".bias"))
         self.activation = activation
 
