@@ -119,7 +119,42 @@ class DecoderStack:
         return self(ids, mask, position_ids, memory_kv, memory_offsets, cache, last_only)
 
 
-class Decoder:
+class Generates:
+    """Hugging Face ``generate`` for a model with start()/step() (Decoder, EncoderDecoder)."""
+
+    generation_config: dict = {}  # raw HF generation defaults, set by pytransformer.load
+
+    def generate(self, input_ids, attention_mask=None, **kwargs):
+        """Hugging Face ``generate`` over the KV cache; see :mod:`pytransformer.generate`.
+
+        input_ids [B, S]: a batch of prompts (decoder-only: left-padded, attention_mask 0 on
+        padding) or of sources (encoder-decoder). Keyword arguments as HF's, each defaulting
+        to the checkpoint's ``generation_config`` and then HF's default: max_new_tokens,
+        min_new_tokens, num_beams, length_penalty, early_stopping (True, False or "never"),
+        num_return_sequences, do_sample, temperature, top_k (HF default 50 when sampling; 0
+        disables), top_p, repetition_penalty, no_repeat_ngram_size, bad_words_ids, eos_token_id
+        (int or list; [] for none), pad_token_id, bos_token_id, decoder_start_token_id,
+        forced_bos_token_id, forced_eos_token_id, seed (NumPy generator seed for sampling),
+        streamer (a callable given each new token column, int64 [rows]), return_scores.
+
+        Returns int64 [B * num_return_sequences, L]: the prompt (encoder-decoder: the decoder
+        start token) followed by the new tokens, rows padded with pad_token_id after EOS; with
+        return_scores=True also float32 [rows] scores (beam search: HF's sequences_scores;
+        greedy/sampling: the sum of the chosen tokens' log-probabilities under the processed
+        scores)."""
+        from ..generate import generate
+
+        return generate(self, input_ids, attention_mask, **kwargs)
+
+    def generate_tokens(self, input_ids, attention_mask=None, **kwargs):
+        """An iterator over the new token columns (int64 [rows]) as :meth:`generate` makes
+        them; stopping the iteration stops the decoding. Beam search yields after the search."""
+        from ..generate import generate_tokens
+
+        return generate_tokens(self, input_ids, attention_mask, **kwargs)
+
+
+class Decoder(Generates):
     """A decoder-only language model (GPT-2, LLaMA)."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors):
@@ -148,37 +183,8 @@ class Decoder:
         cache.length + 0..n-1 (pass them for left-padded prompts)."""
         return self.stack.step(input_ids, cache, attention_mask, position_ids, last_only=last_only)
 
-    generation_config: dict = {}  # raw HF generation defaults, set by pytransformer.load
 
-    def generate(self, input_ids, attention_mask=None, **kwargs):
-        """Hugging Face ``generate`` over the KV cache; see :mod:`pytransformer.generate`.
-
-        input_ids [B, S] (a batch of prompts, left-padded with attention_mask 0 on padding); keyword arguments as HF's, each
-        defaulting to the checkpoint's ``generation_config`` and then HF's default:
-        max_new_tokens, min_new_tokens, num_beams, length_penalty, early_stopping (True, False or
-        "never"), num_return_sequences, do_sample, temperature, top_k (HF default 50 when
-        sampling; 0 disables), top_p, repetition_penalty, no_repeat_ngram_size, bad_words_ids,
-        eos_token_id (int or list; [] for none), pad_token_id, bos_token_id, decoder_start_token_id,
-        forced_bos_token_id, forced_eos_token_id, seed (NumPy generator seed for sampling),
-        streamer (a callable given each new token column, int64 [rows]), return_scores.
-
-        Returns int64 [B * num_return_sequences, L]: the prompt followed by the new tokens, rows padded with
-        pad_token_id after EOS; with return_scores=True also float32 [rows] scores (beam
-        search: HF's sequences_scores; greedy/sampling: the sum of the chosen tokens'
-        log-probabilities under the processed scores)."""
-        from ..generate import generate
-
-        return generate(self, input_ids, attention_mask, **kwargs)
-
-    def generate_tokens(self, input_ids, attention_mask=None, **kwargs):
-        """An iterator over the new token columns (int64 [rows]) as :meth:`generate` makes
-        them; stopping the iteration stops the decoding. Beam search yields after the search."""
-        from ..generate import generate_tokens
-
-        return generate_tokens(self, input_ids, attention_mask, **kwargs)
-
-
-class EncoderDecoder:
+class EncoderDecoder(Generates):
     """A sequence-to-sequence model: the 2017 paper's Transformer, Marian, BART."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors):
@@ -240,32 +246,3 @@ class EncoderDecoder:
             raise ValueError("cache: not made by EncoderDecoder.start (it holds no source)")
         return self.decoder.step(decoder_input_ids, cache, decoder_attention_mask, None,
                                  cache.memory_kv, cache.memory_offsets, last_only)
-
-    generation_config: dict = {}  # raw HF generation defaults, set by pytransformer.load
-
-    def generate(self, input_ids, attention_mask=None, **kwargs):
-        """Hugging Face ``generate`` over the KV cache; see :mod:`pytransformer.generate`.
-
-        input_ids [B, S] (a batch of prompts as sources, attention_mask 0 on padding); keyword arguments as HF's, each
-        defaulting to the checkpoint's ``generation_config`` and then HF's default:
-        max_new_tokens, min_new_tokens, num_beams, length_penalty, early_stopping (True, False or
-        "never"), num_return_sequences, do_sample, temperature, top_k (HF default 50 when
-        sampling; 0 disables), top_p, repetition_penalty, no_repeat_ngram_size, bad_words_ids,
-        eos_token_id (int or list; [] for none), pad_token_id, bos_token_id, decoder_start_token_id,
-        forced_bos_token_id, forced_eos_token_id, seed (NumPy generator seed for sampling),
-        streamer (a callable given each new token column, int64 [rows]), return_scores.
-
-        Returns int64 [B * num_return_sequences, L]: the decoder start token followed by the new tokens, rows padded with
-        pad_token_id after EOS; with return_scores=True also float32 [rows] scores (beam
-        search: HF's sequences_scores; greedy/sampling: the sum of the chosen tokens'
-        log-probabilities under the processed scores)."""
-        from ..generate import generate
-
-        return generate(self, input_ids, attention_mask, **kwargs)
-
-    def generate_tokens(self, input_ids, attention_mask=None, **kwargs):
-        """An iterator over the new token columns (int64 [rows]) as :meth:`generate` makes
-        them; stopping the iteration stops the decoding. Beam search yields after the search."""
-        from ..generate import generate_tokens
-
-        return generate_tokens(self, input_ids, attention_mask, **kwargs)
