@@ -69,7 +69,15 @@ def _bench(args) -> int:
         for case in cases:
             print(f"{case.name:28} {case.op:11} {case.shape}")
         return 0
-    engines = args.engines or list(ENGINES)
+    # By default, the engines whose runtimes are installed (peers are optional).
+    engines = args.engines or [name for name, engine in ENGINES.items() if engine.available()]
+    missing = [case for case in cases if not case.available()]
+    if missing:
+        print("pytransformer bench: skipping " + ", ".join(
+            f"{case.name} (needs {' and '.join(case.requires)})" for case in missing), file=sys.stderr)
+        cases = [case for case in cases if case.available()]
+        if not cases:
+            return 2
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         print(f"pytransformer bench: unknown engine(s) {unknown}; known: {list(ENGINES)}",

@@ -31,9 +31,10 @@ def adapter(name):
 
 
 def needs(case):
-    """Skip a case whose model files cannot be had here (GPT-2's are made with torch)."""
-    if case.op in NUMPY_LACKS and not ENGINES["torch"].available():
-        pytest.skip("the benchmark GPT-2 is made with torch and transformers")
+    """Skip a case whose inputs cannot be had here (MiniLM's package; GPT-2's weights are made
+    with torch and transformers)."""
+    if not case.available():
+        pytest.skip(f"{case.name} needs {', '.join(case.requires)}")
 
 
 def ours(case):
@@ -133,3 +134,11 @@ def test_worker_environment():
     assert removed == [] and env["OPENBLAS_CORETYPE"] == "Haswell"
     env, removed = worker_environment(ENGINES["numpy"], 1, base, unset_openblas_overrides=False)
     assert removed == [] and env["OPENBLAS_L2_SIZE"] == "1"
+
+
+def test_cases_needing_absent_packages_are_unavailable():
+    import dataclasses
+
+    case = dataclasses.replace(CASES[0], requires=("no_such_module_for_pytransformer",))
+    assert not case.available() and CASES[0].available()
+    assert all(c.requires for c in CASES if c.op in ("encode_minilm",) or c.op in NUMPY_LACKS)

