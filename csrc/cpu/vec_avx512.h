@@ -30,14 +30,19 @@ struct Vec {
   static reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
   static reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }  // a * b + c
+  // 1 / a to within ~1 ulp: the 14-bit estimate refined by one Newton step (much cheaper than
+  // a division; a must be finite and non-zero).
+  static reg reciprocal(reg a) {
+    const reg r = _mm512_rcp14_ps(a);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(a, r, _mm512_set1_ps(2.0f)));
+  }
   static reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
   static reg min(reg a, reg b) { return _mm512_min_ps(a, b); }
   static reg abs(reg a) { return _mm512_abs_ps(a); }
   // |magnitude| with the sign of sign.
   static reg copysign(reg magnitude, reg sign) {
-    const __m512i sign_bit = _mm512_set1_epi32(0x80000000);
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
-        sign_bit, _mm512_castps_si512(sign), _mm512_castps_si512(magnitude), 0xe4));
+    const reg sign_bit = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(sign_bit, magnitude), _mm512_and_ps(sign_bit, sign));
   }
   // Lanes where a < b take if_less, the others keep otherwise.
   static reg select_less(reg a, reg b, reg if_less, reg otherwise) {

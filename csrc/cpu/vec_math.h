@@ -42,21 +42,26 @@ inline typename V::reg erf(typename V::reg x) {
   q = V::fma(q, x2, V::set1(-1.68282697438203e-03f));
   q = V::fma(q, x2, V::set1(-7.37332916720468e-03f));
   q = V::fma(q, x2, V::set1(-1.42647390514189e-02f));
-  return V::div(p, q);
+  // Beyond |x| = 3.9, erf(x) rounds to +-1 in fp32: return that exactly, so that GELU's
+  // 0.5 x (1 + erf) is exactly 0 for large negative x whatever the reciprocal's last bit.
+  const auto one = V::copysign(V::set1(1.0f), x);
+  return V::select_less(V::abs(x), V::set1(3.9f), V::mul(p, V::reciprocal(q)), one);
 }
 
-// tanh(x) = 1 - 2 / (e^{2x} + 1): saturates cleanly to +-1 because exp is clamped.
+// tanh(x) = 1 - 2 / (e^{2x} + 1), exactly +-1 beyond |x| = 9 (where fp32 tanh rounds to it),
+// so that 0.5 x (1 + tanh) vanishes exactly for large negative x.
 template <class V>
 inline typename V::reg tanh(typename V::reg x) {
   const auto e = exp<V>(V::add(x, x));
-  return V::sub(V::set1(1.0f), V::div(V::set1(2.0f), V::add(e, V::set1(1.0f))));
+  const auto t = V::fma(V::set1(-2.0f), V::reciprocal(V::add(e, V::set1(1.0f))), V::set1(1.0f));
+  return V::select_less(V::abs(x), V::set1(9.0f), t, V::copysign(V::set1(1.0f), x));
 }
 
 // 1 / (1 + e^{-x})
 template <class V>
 inline typename V::reg sigmoid(typename V::reg x) {
   const auto e = exp<V>(V::sub(V::zero(), x));
-  return V::div(V::set1(1.0f), V::add(e, V::set1(1.0f)));
+  return V::reciprocal(V::add(e, V::set1(1.0f)));
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

@@ -31,6 +31,7 @@ struct Vec {
   static reg div(reg a, reg b) { return a / b; }
   // Not std::fma: without hardware FMA that is a slow library call.
   static reg fma(reg a, reg b, reg c) { return a * b + c; }
+  static reg reciprocal(reg a) { return 1.0f / a; }
   static reg max(reg a, reg b) { return a > b ? a : b; }
   static reg min(reg a, reg b) { return a < b ? a : b; }
   static reg abs(reg a) { return std::fabs(a); }
