@@ -47,6 +47,8 @@ def _add_bench(subparsers) -> None:
                         help="engines to run (default: all; the first is ours)")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
     parser.add_argument("--json", metavar="PATH", help="also write every raw timing here")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the table as Markdown (for a README) instead of aligned text")
     parser.add_argument("--unset-openblas-overrides", action="store_true",
                         help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the NumPy "
                              "worker's environment (they can slow NumPy down)")
@@ -95,7 +97,7 @@ def _bench(args) -> int:
     except RuntimeError as error:  # a worker failed to start or died: its traceback says why
         print(f"pytransformer bench: {error}", file=sys.stderr)
         return 1
-    print(bench.render(result), flush=True)
+    print(bench.render(result, markdown=args.markdown), flush=True)
     if args.json:
         result["header"] = bench.report.environment(result)
         result["summary"] = bench.summarize(result)

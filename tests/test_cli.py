@@ -107,3 +107,14 @@ def test_generate_reports_a_missing_model_clearly(tmp_path):
     result = run_cli("generate", "--model", str(tmp_path / "nowhere"), "hello")
     assert result.returncode == 2
     assert "pytransformer generate:" in result.stderr and "nowhere" in result.stderr
+
+
+def test_bench_markdown_table():
+    result = run_cli("bench", *TINY, "--markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| case |"))
+    assert lines[start + 1].startswith("| --- |")
+    rows = [line for line in lines[start + 2:] if line.startswith("|")]
+    assert [row.split("|")[1].strip() for row in rows] == ["linear_decode", "layer_norm"]
+    assert lines[start + 2 + len(rows)] == ""  # the table ends before the footnote

@@ -154,9 +154,9 @@ def _rate(row: dict, figures: dict) -> str:
     return f"{figures['gbps']:.1f} GB/s"
 
 
-def table(rows: List[dict], engines: List[str]) -> List[str]:
+def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[str]:
     """case | shape | threads | per engine median (min) ms | speed-ups | our rate, %peak |
-    others' rates | check."""
+    others' rates | check. Aligned text, or a Markdown table (for a README) when markdown."""
     others = [e for e in engines if e != OURS]
     label = {e: ENGINES[e].label for e in engines}
     header = ["case", "shape", "thr"] + [f"{label[e]} ms" for e in engines] \
@@ -179,16 +179,20 @@ def table(rows: List[dict], engines: List[str]) -> List[str]:
     right = {0, 1, len(header) - 1}  # text columns align left, numbers right
 
     def line(cells):
+        if markdown:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
         return "  ".join(c.ljust(w) if i in right else c.rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
-    return [line(header), line(["-" * w for w in widths])] + [line(r) for r in body] + [
+    rule = ["---"] * len(widths) if markdown else ["-" * w for w in widths]
+    gap = [""] if markdown else []  # a Markdown table ends at a blank line
+    return [line(header), line(rule)] + [line(r) for r in body] + gap + [
         "ms: median over rounds (fastest sample in brackets); x/ours: x median / ours median, "
         ">1 means ours is faster; rate: useful GFLOP/s (flop-bound) or minimum GB/s moved "
         "(memory-bound) or generated tokens/s (generation); %peak: of threads x the per-core peak"]
 
 
-def render(result: dict) -> str:
+def render(result: dict, markdown: bool = False) -> str:
     rows = summarize(result)
-    lines = environment(result) + [""] + table(rows, result["config"]["engines"])
+    lines = environment(result) + [""] + table(rows, result["config"]["engines"], markdown)
     return "\n".join(lines)
