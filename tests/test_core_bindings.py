@@ -90,6 +90,8 @@ BAD_CALLS = {
     "linear-weight-None": lambda: _core.PackedLinear(None),
     "linear-bias-shape": lambda: _core.PackedLinear(F32, W4),
     "linear-bias-list": lambda: _core.PackedLinear(F32, [1.0, 2.0]),
+    # A strided bias would be copied as if contiguous (a negative stride reads out of bounds).
+    "linear-bias-noncontiguous": lambda: _core.PackedLinear(F32, np.ones(2 * F32.shape[0], np.float32)[::-2]),
     "linear-x-shape": lambda: _core.PackedLinear(F32).forward(np.ones((3, 5), np.float32)),
     "linear-x-0d": lambda: _core.PackedLinear(F32).forward(np.array(1.0, np.float32)),
     "linear-x-None": lambda: _core.PackedLinear(F32).forward(None),

@@ -3,11 +3,10 @@
 #include <omp.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <memory>
-#include <new>
 #include <stdexcept>
 #include <string>
+
+#include "cpu/aligned.h"
 
 namespace pt {
 namespace {
@@ -17,12 +16,8 @@ std::atomic<int>& thread_count() {
   return count;
 }
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-
 struct Scratch {
-  std::unique_ptr<float, AlignedFree> data;
+  AlignedPtr<float> data;
   size_t capacity = 0;
 };
 
@@ -41,9 +36,7 @@ float* thread_scratch(int slot, size_t floats) {
   if (s.capacity < floats) {
     // Round up so that slowly growing requests do not reallocate every call.
     const size_t capacity = (floats + 4095) & ~size_t{4095};
-    void* p = std::aligned_alloc(64, capacity * sizeof(float));
-    if (p == nullptr) throw std::bad_alloc();
-    s.data.reset(static_cast<float*>(p));
+    s.data = aligned_array<float>(capacity);
     s.capacity = capacity;
   }
   return s.data.get();

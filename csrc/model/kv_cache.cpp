@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <map>
-#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -16,9 +15,7 @@ KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_len
   const double floats = 2.0 * layers * rows * kv_heads * max_length * head_dim;
   if (floats * sizeof(float) > 1e12)
     throw std::invalid_argument("KVCache: " + std::to_string(floats * 4 / 1e9) + " GB is too large");
-  void* p = std::aligned_alloc(64, ((static_cast<size_t>(floats) * sizeof(float) + 63) / 64) * 64);
-  if (p == nullptr) throw std::bad_alloc();
-  storage_.reset(static_cast<float*>(p));
+  storage_ = aligned_array<float>(static_cast<size_t>(floats));
 }
 
 float* KVCache::data(int64_t layer, bool values) const {

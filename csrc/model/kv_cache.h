@@ -4,10 +4,9 @@
 // L = layers, R = rows, Hkv = key/value heads, Tmax = max_length, D = head_dim.
 #pragma once
 #include <cstdint>
-#include <cstdlib>
-#include <memory>
 #include <vector>
 
+#include "cpu/aligned.h"
 #include "ops/tensor.h"
 
 namespace pt::model {
@@ -38,11 +37,8 @@ class KVCache {
 
  private:
   int64_t row_floats() const { return kv_heads_ * max_length_ * head_dim_; }
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
   int64_t layers_, rows_, kv_heads_, max_length_, head_dim_;
-  std::unique_ptr<float, Free> storage_;  // [L][keys, values][R][Hkv][Tmax][D]
+  AlignedPtr<float> storage_;  // [L][keys, values][R][Hkv][Tmax][D]
 };
 
 }  // namespace pt::model

@@ -1,7 +1,5 @@
 #pragma once
-#include <cstdlib>
-#include <memory>
-
+#include "cpu/aligned.h"
 #include "kernels/kernel_table.h"
 #include "ops/tensor.h"
 
@@ -33,16 +31,12 @@ class PackedLinearInt8 {
   const char* kernel() const { return kernels_->name; }
 
  private:
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  int64_t check_x(const ConstView& x) const;
   const GemmS8Kernels* kernels_;
   int64_t in_features_ = 0;
   int64_t out_features_ = 0;
-  std::unique_ptr<void, Free> packed_;
-  std::unique_ptr<void, Free> scales_;
-  std::unique_ptr<void, Free> bias_;
+  AlignedPtr<void> packed_;
+  AlignedPtr<float> scales_;
+  AlignedPtr<float> bias_;
 };
 
 // q [rows, k] int8 and scales [rows] of x [..., k]: the dynamic per-row quantization of the int8
