@@ -48,10 +48,6 @@ template ops::TensorView<const int64_t> view<int64_t>(const py::array&, const ch
 template ops::TensorView<const uint8_t> view<uint8_t>(const py::array&, const char*);
 template ops::TensorView<const int8_t> view<int8_t>(const py::array&, const char*);
 
-py::array_t<float> new_array(const ops::Shape& shape) {
-  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
-}
-
 ops::MutView mutable_view(py::array_t<float>& a) {
   return {a.mutable_data(), shape_of(a), strides_of(a, "out")};
 }

@@ -14,21 +14,8 @@ void register_linear(py::module_& m) {
              return new ops::PackedLinear(wv, ptr(bv));
            }),
            py::arg("weight"), py::arg("bias") = py::none())
-      .def(
-          "forward",
-          [](const ops::PackedLinear& self, const py::array& x, Activation act,
-             const py::object& residual) {
-            const auto xv = view<float>(x, "x");
-            const auto rv = optional_view<float>(residual, "residual");
-            ops::Shape shape = xv.shape;
-            if (!shape.empty()) shape.back() = self.out_features();
-            auto out = new_array(shape);
-            auto out_v = mutable_view(out);
-            py::gil_scoped_release release;
-            self.forward(xv, act, ptr(rv), out_v);
-            return out;
-          },
-          py::arg("x"), py::arg("activation") = Activation::none, py::arg("residual") = py::none())
+      .def("forward", &linear_forward<ops::PackedLinear>, py::arg("x"),
+           py::arg("activation") = Activation::none, py::arg("residual") = py::none())
       .def_property_readonly("in_features", &ops::PackedLinear::in_features)
       .def_property_readonly("out_features", &ops::PackedLinear::out_features)
       .def_property_readonly("has_bias", &ops::PackedLinear::has_bias)

@@ -16,10 +16,6 @@ const GemmS8Kernels* kernels_named(const std::optional<std::string>& name) {
   return name ? &int8_kernels(*name) : nullptr;
 }
 
-std::vector<py::ssize_t> dims(const ops::Shape& shape) {
-  return std::vector<py::ssize_t>(shape.begin(), shape.end());
-}
-
 }  // namespace
 
 void register_linear_int8(py::module_& m) {
@@ -32,10 +28,10 @@ void register_linear_int8(py::module_& m) {
       [](const py::array& x, const std::optional<std::string>& kernel) {
         const auto xv = view<float>(x, "x");
         const GemmS8Kernels* k = kernels_named(kernel);
-        py::array_t<int8_t> q(dims(xv.shape));
+        auto q = new_array<int8_t>(xv.shape);
         ops::Shape scale_shape = xv.shape;
         if (!scale_shape.empty()) scale_shape.pop_back();
-        py::array_t<float> scales(dims(scale_shape));
+        auto scales = new_array(scale_shape);
         int8_t* qp = q.mutable_data();
         float* sp = scales.mutable_data();
         {
@@ -58,28 +54,13 @@ void register_linear_int8(py::module_& m) {
            }),
            py::arg("weight"), py::arg("scales"), py::arg("bias") = py::none(),
            py::arg("kernel") = py::none())
-      .def(
-          "forward",
-          [](const ops::PackedLinearInt8& self, const py::array& x, Activation act,
-             const py::object& residual) {
-            const auto xv = view<float>(x, "x");
-            const auto rv = optional_view<float>(residual, "residual");
-            ops::Shape shape = xv.shape;
-            if (!shape.empty()) shape.back() = self.out_features();
-            auto out = new_array(shape);
-            auto out_v = mutable_view(out);
-            py::gil_scoped_release release;
-            self.forward(xv, act, ptr(rv), out_v);
-            return out;
-          },
-          py::arg("x"), py::arg("activation") = Activation::none, py::arg("residual") = py::none())
+      .def("forward", &linear_forward<ops::PackedLinearInt8>, py::arg("x"),
+           py::arg("activation") = Activation::none, py::arg("residual") = py::none())
       .def(
           "accumulators",
           [](const ops::PackedLinearInt8& self, const py::array& x) {
             const auto xv = view<float>(x, "x");
-            ops::Shape shape = xv.shape;
-            if (!shape.empty()) shape.back() = self.out_features();
-            py::array_t<int32_t> acc(dims(shape));
+            auto acc = new_array<int32_t>(with_last_dim(xv.shape, self.out_features()));
             int32_t* p = acc.mutable_data();
             py::gil_scoped_release release;
             self.accumulators(xv, p);
