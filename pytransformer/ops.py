@@ -61,8 +61,12 @@ class Linear:
         )
 
     def __repr__(self) -> str:
-        return (f"Linear(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self._packed.has_bias}, activation={self._activation.name})")
+        return (f"{type(self).__name__}(in_features={self.in_features}, "
+                f"out_features={self.out_features}, bias={self._packed.has_bias}, "
+                f"activation={self._activation.name}{self._repr_extra()})")
+
+    def _repr_extra(self) -> str:
+        return ""
 
 
 def quantize_weight(weight) -> tuple:
@@ -74,7 +78,7 @@ def quantize_weight(weight) -> tuple:
     return _quantize.quantize_rows(weight)
 
 
-class LinearInt8:
+class LinearInt8(Linear):
     """An int8 :class:`Linear`: ``y = activation(x @ weight.T + bias)`` with the weight quantized
     per output channel and x quantized per row (token) at run time; int32 accumulation;
     dequantization, bias, activation and ``residual`` fused into the GEMM epilogue.
@@ -104,31 +108,16 @@ class LinearInt8:
                                               kernel)
 
     @property
-    def in_features(self) -> int:
-        return self._packed.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self._packed.out_features
-
-    @property
     def kernel(self) -> str:
         """The int8 GEMM variant this layer was packed for."""
         return self._packed.kernel
-
-    def __call__(self, x, residual=None) -> np.ndarray:
-        return self._packed.forward(
-            _checks.floats(x, "x"), self._activation, _checks.optional_floats(residual, "residual")
-        )
 
     def accumulators(self, x) -> np.ndarray:
         """The exact int32 sums ``q(x) @ q(weight).T`` before dequantization (for tests)."""
         return self._packed.accumulators(_checks.floats(x, "x"))
 
-    def __repr__(self) -> str:
-        return (f"LinearInt8(in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self._packed.has_bias}, activation={self._activation.name}, "
-                f"kernel={self.kernel!r})")
+    def _repr_extra(self) -> str:
+        return f", kernel={self.kernel!r}"
 
 
 def linear(x, weight, bias=None, activation: Optional[str] = None) -> np.ndarray:
