@@ -10,13 +10,14 @@
 // activation and residual are applied while the tile is still in registers, on the last KC
 // block, so c is written once when K <= KC.
 //
-// Threads take (row block, panel slice) tasks. When M is small (decode: M = 1..8, one row
-// block) the panels are sliced across the threads, so each weight is streamed from memory once
-// per call whatever the thread count, and prefetched ahead of the FMAs that use it.
+// Threads take (row block, panel slice) tasks (gemm_tasks.h). When M is small (decode: M = 1..8,
+// one row block) the panels are sliced across the threads, so each weight is streamed from
+// memory once per call whatever the thread count, and prefetched ahead of the FMAs that use it.
 #include <utility>
 
 #include "cpu/threading.h"
 #include "kernels/activation_math.h"
+#include "kernels/gemm_tasks.h"
 #include "kernels/kernels.h"
 
 namespace pt::kernels::PT_ISA_NS {
@@ -165,47 +166,26 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
 }
 
 template <Activation A>
-void gemm_impl(const Problem& problem) {
-  const Problem& g = problem;
+void gemm_impl(const Problem& g) {
   const int64_t panels = (g.n + NR - 1) / NR;
-  const int64_t row_blocks = (g.m + MC - 1) / MC;
   const bool parallel = 2.0 * g.m * g.n * g.k >= 2e5 && num_threads() > 1;
   const int threads = parallel ? num_threads() : 1;
-  // Tasks are handed out dynamically: the cores are often shared, and a thread that lost its
-  // core for a while should not leave the others waiting on a fixed share.
-
-  if (row_blocks == 1 && parallel) {
-    // Few rows (decode, short prompts): the weight is the traffic. Pack `a` once, for the whole
-    // depth, share it, and cut the panels into slices (several per thread, for balance), so
-    // each weight is streamed from memory exactly once per call.
+  // One row block (decode, short prompts) on several threads: the weight is the traffic, and
+  // its panels are sliced among the threads. Pack `a` once, for the whole depth, and share it.
+  const float* a_shared = nullptr;
+  if (parallel && g.m <= MC) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     float* a_packed = thread_scratch(1, m_padded * g.k);
     for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
       const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
       pack_a(g.a + k0, g.lda, g.m, kc, a_packed + m_padded * k0);
     }
-    const int64_t slices = panels < 4 * threads ? panels : 4 * threads;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (int64_t s = 0; s < slices; ++s)
-      gemm_block<A>(g, 0, g.m, panels * s / slices, panels * (s + 1) / slices, a_packed);
-    return;
+    a_shared = a_packed;
   }
-
-  // Many rows: tasks are (row block, panel slice); each packs its rows of `a`. Equal row blocks
-  // in multiples of MR, so no block is a short remainder. Panels are sliced (in one slice per
-  // thread) only when there are too few row blocks to balance the threads.
-  const int64_t mc_max = ((g.m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
-  const int64_t panel_slices = row_blocks >= 4 * threads ? 1 : threads;
-  const int64_t tasks = row_blocks * panel_slices;
-#pragma omp parallel for num_threads(threads) if (parallel) schedule(dynamic, 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t row0 = (task / panel_slices) * mc_max;
-    const int64_t mc = g.m - row0 < mc_max ? g.m - row0 : mc_max;
-    const int64_t slice = task % panel_slices;
-    if (mc > 0)
-      gemm_block<A>(g, row0, mc, panels * slice / panel_slices,
-                    panels * (slice + 1) / panel_slices, nullptr);
-  }
+  for_each_gemm_task(g.m, panels, MC, MR, threads,
+                     [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
+                       gemm_block<A>(g, row0, rows, panel_begin, panel_end, a_shared);
+                     });
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 
 #include "cpu/threading.h"
 #include "kernels/activation_math.h"
+#include "kernels/gemm_tasks.h"
 #include "kernels/kernels.h"
 
 #define PT_S8_STRINGIFY_(x) #x
@@ -193,24 +194,10 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
 
 template <Activation A>
 void gemm_impl(const Problem& g, int threads) {
-  const int64_t panels = (g.n + NR - 1) / NR;
-  const int64_t row_blocks = (g.m + MC - 1) / MC;
-  const int64_t mc_max = ((g.m + row_blocks - 1) / row_blocks + MR - 1) / MR * MR;
-  // Few row blocks (decode, short prompts): slice the panels so every thread has work and each
-  // weight is read once; many: one task per row block.
-  const int64_t panel_slices = row_blocks >= 4 * threads ? 1
-                               : row_blocks == 1          ? (panels < 4 * threads ? panels : 4 * threads)
-                                                          : threads;
-  const int64_t tasks = row_blocks * panel_slices;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t row0 = (task / panel_slices) * mc_max;
-    const int64_t mc = g.m - row0 < mc_max ? g.m - row0 : mc_max;
-    const int64_t slice = task % panel_slices;
-    if (mc > 0)
-      gemm_block<A>(g, row0, mc, panels * slice / panel_slices,
-                    panels * (slice + 1) / panel_slices);
-  }
+  for_each_gemm_task(g.m, (g.n + NR - 1) / NR, MC, MR, threads,
+                     [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
+                       gemm_block<A>(g, row0, rows, panel_begin, panel_end);
+                     });
 }
 
 int64_t gemm_s8_packed_size(int64_t n, int64_t k) {
