@@ -54,6 +54,14 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(n)
 
 
+def cuda_available() -> bool:
+    """True when this build has the CUDA module (``-Ccmake.define.PYTRANSFORMER_CUDA=ON``) and it
+    sees an NVIDIA GPU, so that ``load(..., device="cuda")`` works."""
+    from .backends import cuda_available as available
+
+    return available()
+
+
 from . import ops, reference  # noqa: E402  (after the ISA is chosen)
 from .api import load, save  # noqa: E402
 from .config import ModelConfig  # noqa: E402
@@ -70,6 +78,7 @@ __all__ = [
     "load",
     "save",
     "cpu_isa",
+    "cuda_available",
     "get_num_threads",
     "ops",
     "reference",

@@ -1,4 +1,4 @@
-"""The state of one decoding run: the KV cache of every decoder layer (C++ storage,
+"""The state of one decoding run: the KV cache of every decoder layer (the backend's storage,
 preallocated for rows = batch x beams and the run's maximum length) and, for an encoder-
 decoder, the encoder output's cross-attention keys and values, computed once per source."""
 
@@ -8,14 +8,14 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .. import _core
+from ..backends import CPU
 from ..config import ModelConfig
 
 
 class DecoderCache:
     def __init__(self, config: ModelConfig, layers: int, rows: int, max_length: int,
-                 group_size: int = 1):
-        self.store = _core.KVCache(layers, rows, config.kv_heads, max_length, config.head_dim)
+                 group_size: int = 1, backend=CPU):
+        self.store = backend.kv_cache(layers, rows, config.kv_heads, max_length, config.head_dim)
         self.keys = [self.store.keys(i) for i in range(layers)]  # [R, Hkv, Tmax, D] views
         self.values = [self.store.values(i) for i in range(layers)]
         self.rows = rows

@@ -12,6 +12,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _checks
+from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
@@ -21,14 +22,15 @@ from .layers import Attention, FeedForward, Linear, Norm, release_pages
 
 
 class DecoderLayer:
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool, backend=CPU):
         self.pre_norm = config.norm_position == "pre"
-        self.self_attn = Attention(config, tensors, name + ".self_attn")
-        self.self_attn_norm = Norm(config, tensors, name + ".self_attn_norm")
-        self.cross_attn = Attention(config, tensors, name + ".cross_attn", cross=True) if cross else None
-        self.cross_attn_norm = Norm(config, tensors, name + ".cross_attn_norm") if cross else None
-        self.ffn = FeedForward(config, tensors, name + ".ffn")
-        self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
+        self.self_attn = Attention(config, tensors, name + ".self_attn", backend=backend)
+        self.self_attn_norm = Norm(config, tensors, name + ".self_attn_norm", backend)
+        self.cross_attn = Attention(config, tensors, name + ".cross_attn", cross=True,
+                                    backend=backend) if cross else None
+        self.cross_attn_norm = Norm(config, tensors, name + ".cross_attn_norm", backend) if cross else None
+        self.ffn = FeedForward(config, tensors, name + ".ffn", backend)
+        self.ffn_norm = Norm(config, tensors, name + ".ffn_norm", backend)
 
     def __call__(self, h, self_mask, positions, memory_kv=None, memory_offsets=None, cache=None,
                  layer: int = 0) -> np.ndarray:
@@ -49,20 +51,21 @@ class DecoderStack:
     """Embeddings, layers, final norm and the output projection (tied to the token embedding
     unless the checkpoint has an lm_head)."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors, cross: bool):
+    def __init__(self, config: ModelConfig, tensors: Tensors, cross: bool, backend=CPU):
         self.config = config
+        self.backend = backend
         num_layers = config.num_decoder_layers or config.num_layers if cross else config.num_layers
         prefix, fallback = ("decoder_embed", "embed") if cross else ("embed", None)
-        self.embeddings = Embeddings(config, tensors, prefix, fallback)
+        self.embeddings = Embeddings(config, tensors, prefix, fallback, backend)
         self.layers = []
         for i in range(num_layers):
-            self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross))
+            self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross, backend))
             release_pages(tensors)
-        self.final_norm = Norm(config, tensors, "decoder.final_norm") if config.final_norm else None
+        self.final_norm = Norm(config, tensors, "decoder.final_norm", backend) if config.final_norm else None
         head = dict(tensors) if "lm_head.weight" in tensors else {
             "lm_head.weight": self.embeddings.tokens, **({"lm_head.bias": tensors["lm_head.bias"]}
                                                         if "lm_head.bias" in tensors else {})}
-        self.lm_head = Linear(head, "lm_head")
+        self.lm_head = Linear(head, "lm_head", backend=backend)
         release_pages(tensors)
 
     def positions(self, ids: np.ndarray, position_ids) -> np.ndarray:
@@ -80,7 +83,7 @@ class DecoderStack:
 
     def __call__(self, ids, self_mask, position_ids, memory_kv=None, memory_offsets=None,
                  cache=None, last_only: bool = False) -> np.ndarray:
-        """Logits of ids [B, T]; with last_only, of the last position only ([B, 1, V])."""
+        """Logits (NumPy) of ids [B, T]; with last_only, of the last position only ([B, 1, V])."""
         h = self.embeddings(ids, position_ids)
         for i, layer in enumerate(self.layers):
             h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None,
@@ -88,10 +91,10 @@ class DecoderStack:
         if cache is not None:
             cache.length += ids.shape[1]
         if last_only:
-            h = np.ascontiguousarray(h[:, -1:])
+            h = self.backend.contiguous(h[:, -1:])
         if self.final_norm is not None:
             h = self.final_norm(h)
-        return self.lm_head(h)
+        return self.backend.to_numpy(self.lm_head(h))
 
     def new_cache(self, rows: int, max_length: int, group_size: int) -> DecoderCache:
         rows = _checks.positive_int(rows, "rows")
@@ -99,7 +102,7 @@ class DecoderStack:
         limit = self.embeddings.max_positions
         if limit is not None and max_length > limit:
             raise ValueError(f"max_length: {max_length} exceeds the model's {limit} positions")
-        return DecoderCache(self.config, len(self.layers), rows, max_length, group_size)
+        return DecoderCache(self.config, len(self.layers), rows, max_length, group_size, self.backend)
 
     def step(self, ids, cache: DecoderCache, attention_mask, position_ids, memory_kv=None,
              memory_offsets=None, last_only: bool = True) -> np.ndarray:
@@ -157,11 +160,12 @@ class Generates:
 class Decoder(Generates):
     """A decoder-only language model (GPT-2, LLaMA)."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors):
+    def __init__(self, config: ModelConfig, tensors: Tensors, backend=CPU):
         if config.kind != "decoder":
             raise ValueError(f"config.kind: Decoder needs 'decoder', got {config.kind!r}")
         self.config = config
-        self.stack = DecoderStack(config, tensors, cross=False)
+        self.backend = backend
+        self.stack = DecoderStack(config, tensors, cross=False, backend=backend)
 
     def forward(self, input_ids, attention_mask=None, position_ids=None) -> np.ndarray:
         """Logits [B, T, vocab] of input_ids [B, T]; attention_mask as in Hugging Face (1 =
@@ -187,18 +191,19 @@ class Decoder(Generates):
 class EncoderDecoder(Generates):
     """A sequence-to-sequence model: the 2017 paper's Transformer, Marian, BART."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors):
+    def __init__(self, config: ModelConfig, tensors: Tensors, backend=CPU):
         if config.kind != "encoder-decoder":
             raise ValueError(f"config.kind: EncoderDecoder needs 'encoder-decoder', got {config.kind!r}")
         self.config = config
-        self.encoder = EncoderStack(config, tensors)
-        self.decoder = DecoderStack(config, tensors, cross=True)
+        self.backend = backend
+        self.encoder = EncoderStack(config, tensors, backend)
+        self.decoder = DecoderStack(config, tensors, cross=True, backend=backend)
 
     def encode(self, input_ids, attention_mask=None) -> np.ndarray:
         """Encoder output [B, S, d_model] (zeros at padded positions)."""
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
         batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
-        return batch.unpack(self.encoder(ids, batch))
+        return batch.unpack(self.backend.to_numpy(self.encoder(ids, batch)))
 
     def _memory(self, input_ids, attention_mask, rows_per_source: int = 1):
         """Cross-attention keys and values of every decoder layer over the packed encoder output
@@ -210,7 +215,7 @@ class EncoderDecoder(Generates):
         if rows_per_source > 1:
             sources = np.repeat(np.arange(ids.shape[0]), rows_per_source)
             index = np.concatenate([np.arange(offsets[b], offsets[b + 1]) for b in sources])
-            memory = np.ascontiguousarray(memory[:, index])
+            memory = self.backend.take_rows(memory[0], index)[None]
             lengths = (offsets[1:] - offsets[:-1])[sources]
             offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         memory_kv = [layer.cross_attn.project_memory(memory) for layer in self.decoder.layers]

@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _checks
+from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
@@ -15,12 +16,12 @@ from .layers import Attention, FeedForward, Norm, release_pages
 
 
 class EncoderLayer:
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, backend=CPU):
         self.pre_norm = config.norm_position == "pre"
-        self.attention = Attention(config, tensors, name + ".attn")
-        self.attn_norm = Norm(config, tensors, name + ".attn_norm")
-        self.ffn = FeedForward(config, tensors, name + ".ffn")
-        self.ffn_norm = Norm(config, tensors, name + ".ffn_norm")
+        self.attention = Attention(config, tensors, name + ".attn", backend=backend)
+        self.attn_norm = Norm(config, tensors, name + ".attn_norm", backend)
+        self.ffn = FeedForward(config, tensors, name + ".ffn", backend)
+        self.ffn_norm = Norm(config, tensors, name + ".ffn_norm", backend)
 
     def __call__(self, h: np.ndarray, offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """h: [1, N, E], the tokens of every sequence back to back (offsets [B + 1])."""
@@ -60,14 +61,15 @@ class EncoderStack:
     """Embeddings, the layers, the optional final norm, run on the real tokens only (see
     PackedBatch). Shared by Encoder and EncoderDecoder."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors):
+    def __init__(self, config: ModelConfig, tensors: Tensors, backend=CPU):
         self.config = config
-        self.embeddings = Embeddings(config, tensors, "embed")
+        self.backend = backend
+        self.embeddings = Embeddings(config, tensors, "embed", backend=backend)
         self.layers = []
         for i in range(config.num_layers):
-            self.layers.append(EncoderLayer(config, tensors, f"encoder.{i}"))
+            self.layers.append(EncoderLayer(config, tensors, f"encoder.{i}", backend))
             release_pages(tensors)
-        self.final_norm = Norm(config, tensors, "encoder.final_norm") if config.final_norm else None
+        self.final_norm = Norm(config, tensors, "encoder.final_norm", backend) if config.final_norm else None
 
     def __call__(self, ids: np.ndarray, batch: PackedBatch, token_type_ids=None) -> np.ndarray:
         """The packed output [1, N, E] of ids [B, T]."""
@@ -106,13 +108,15 @@ def token_ids(value, name: str, vocab_size: int) -> np.ndarray:
 
 
 class Encoder:
-    """An encoder built from a config and canonical tensors (see pytransformer.weights)."""
+    """An encoder built from a config and canonical tensors (see pytransformer.weights), run
+    by ``backend`` (pytransformer.backends: CPU by default)."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors):
+    def __init__(self, config: ModelConfig, tensors: Tensors, backend=CPU):
         if config.kind != "encoder":
             raise ValueError(f"config.kind: Encoder needs 'encoder', got {config.kind!r}")
         self.config = config
-        self.stack = EncoderStack(config, tensors)
+        self.backend = backend
+        self.stack = EncoderStack(config, tensors, backend)
 
     def encode(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
         """Last hidden states [B, T, d_model] of input_ids [B, T]. attention_mask [B, T]
@@ -124,4 +128,4 @@ class Encoder:
             if token_type_ids.shape != ids.shape:
                 raise ValueError(f"token_type_ids: expected shape {ids.shape}, got {token_type_ids.shape}")
         batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
-        return batch.unpack(self.stack(ids, batch, token_type_ids))
+        return batch.unpack(self.backend.to_numpy(self.stack(ids, batch, token_type_ids)))

@@ -1,7 +1,8 @@
-"""The boxes of the Transformer diagram, each one or two calls into the C++ kernels.
+"""The boxes of the Transformer diagram, each one or two calls into the kernels of a backend
+(pytransformer/backends: the CPU's on NumPy arrays, or CUDA's on DeviceArrays).
 
-Weights are packed once, when a layer is built; the forward passes call ``_core`` directly
-because the model checked every shape at load time. Shapes: B = batch, T = positions of this
+Weights are packed (or uploaded) once, when a layer is built; the forward passes call the
+backend without checks because the model checked every shape at load time. Shapes: B = batch, T = positions of this
 call, S = source positions (cross-attention), E = d_model, H / Hkv = query / key-value heads,
 D = head_dim.
 """
@@ -14,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _core
+from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 
@@ -49,18 +51,12 @@ def _heads(x: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
 class Linear:
     """A Linear layer with its weight packed for the GEMM and its activation fused: the int8
     GEMM when the checkpoint holds the weight quantized (int8 + ``.weight_scale``, see
-    pytransformer/quantize.py), else float32."""
+    pytransformer/quantize.py), else float32 (on CUDA, or the backend's float16 / bfloat16)."""
 
-    def __init__(self, tensors: Tensors, name: str, activation=_core.Activation.none):
-        weight = tensors[name + ".weight"]
-        if weight.dtype == np.int8:
-            self.packed = _core.PackedLinearInt8(
-                np.ascontiguousarray(weight), _optional(tensors, name + ".weight_scale"),
-                _optional(tensors, name + ".bias"))
-        else:
-            # Any strides: a transposed view (GPT-2's Conv1D weights) packs without a copy.
-            weight = np.asarray(weight, dtype=np.float32)
-            self.packed = _core.PackedLinear(weight, _optional(tensors, name + ".bias"))
+    def __init__(self, tensors: Tensors, name: str, activation=_core.Activation.none, backend=CPU):
+        # Any strides: a transposed view (GPT-2's Conv1D weights) packs without a copy.
+        self.packed = backend.linear(tensors[name + ".weight"], _optional(tensors, name + ".bias"),
+                                     _optional(tensors, name + ".weight_scale"))
         self.activation = activation
 
     def __call__(self, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
@@ -70,16 +66,18 @@ class Linear:
 class Norm:
     """LayerNorm or RMSNorm of ``x + residual`` (the residual add is fused in)."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, backend=CPU):
+        self.backend = backend
         self.rms = config.norm == "rms_norm"
         self.eps = float(config.norm_eps)
-        self.weight = np.ascontiguousarray(tensors[name + ".weight"], dtype=np.float32)
-        self.bias = None if self.rms else _optional(tensors, name + ".bias")
+        self.weight = backend.weight(tensors[name + ".weight"])
+        bias = None if self.rms else _optional(tensors, name + ".bias")
+        self.bias = None if bias is None else backend.weight(bias)
 
     def __call__(self, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
         if self.rms:
-            return _core.rms_norm(x, self.weight, self.eps, residual)
-        return _core.layer_norm(x, self.weight, self.bias, self.eps, residual)
+            return self.backend.rms_norm(x, self.weight, self.eps, residual)
+        return self.backend.layer_norm(x, self.weight, self.bias, self.eps, residual)
 
 
 class Attention:
@@ -88,7 +86,9 @@ class Attention:
     The attention kernel reads the projections through strided [B, H, T, D] views and writes
     the context as [B, T, H, D], so no head transpose is ever copied."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool = False):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool = False,
+                 backend=CPU):
+        self.backend = backend
         self.heads = config.num_heads
         self.kv_heads = config.kv_heads
         self.head_dim = config.head_dim
@@ -96,11 +96,11 @@ class Attention:
         self.rotary_base = float(config.rope_base) if config.positions == "rotary" and not cross else None
         self.cross = cross
         if cross:
-            self.q = Linear(tensors, name + ".q")
-            self.kv = Linear(tensors, name + ".kv")
+            self.q = Linear(tensors, name + ".q", backend=backend)
+            self.kv = Linear(tensors, name + ".kv", backend=backend)
         else:
-            self.qkv = Linear(tensors, name + ".qkv")
-        self.out = Linear(tensors, name + ".out")
+            self.qkv = Linear(tensors, name + ".qkv", backend=backend)
+        self.out = Linear(tensors, name + ".out", backend=backend)
 
     def project_memory(self, memory: np.ndarray):
         """Cross-attention keys and values [B, Hkv, S, D] of an encoder output, to be reused by
@@ -132,17 +132,17 @@ class Attention:
             k = _heads(qkv[..., H * D: (H + Hkv) * D], Hkv, D)
             v = _heads(qkv[..., (H + Hkv) * D:], Hkv, D)
             if self.rotary_base is not None:
-                q = _core.rotary(np.ascontiguousarray(q), positions, self.rotary_base)
-                k = _core.rotary(np.ascontiguousarray(k), positions, self.rotary_base)
+                q = self.backend.rotary(self.backend.contiguous(q), positions, self.rotary_base)
+                k = self.backend.rotary(self.backend.contiguous(k), positions, self.rotary_base)
             if cache is not None:
                 cache.store.write(layer, k, v, cache.length)
                 end = cache.length + T
                 k = cache.keys[layer][:, :, :end]
                 v = cache.values[layer][:, :, :end]
-        context = np.empty((B, T, H, D), dtype=np.float32)
+        context = self.backend.empty((B, T, H, D))
         q_offsets = None if self.cross else offsets
-        _core.attention(q, k, v, key_padding_mask, causal, None, self.scale,
-                        context.transpose(0, 2, 1, 3), q_offsets, offsets)
+        self.backend.attention(q, k, v, key_padding_mask, causal, self.scale,
+                               context.transpose(0, 2, 1, 3), q_offsets, offsets)
         return self.out(context.reshape(B, T, E), residual)
 
 
@@ -150,18 +150,19 @@ class FeedForward:
     """The position-wise FFN: activation fused into the first GEMM and the residual into the
     last; the gated form (SwiGLU) multiplies silu(x W_gate) by x W_up in between."""
 
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, backend=CPU):
+        self.backend = backend
         self.gated = config.activation == "swiglu"
         if self.gated:
-            self.gate = Linear(tensors, name + ".gate")
-            self.up = Linear(tensors, name + ".up")
+            self.gate = Linear(tensors, name + ".gate", backend=backend)
+            self.up = Linear(tensors, name + ".up", backend=backend)
         else:
-            self.up = Linear(tensors, name + ".up", _ACTIVATIONS[config.activation])
-        self.down = Linear(tensors, name + ".down")
+            self.up = Linear(tensors, name + ".up", _ACTIVATIONS[config.activation], backend)
+        self.down = Linear(tensors, name + ".down", backend=backend)
 
     def __call__(self, x: np.ndarray, residual: np.ndarray) -> np.ndarray:
         if self.gated:
-            hidden = _core.gated_activation(self.gate(x), self.up(x), _core.Activation.silu)
+            hidden = self.backend.gated_activation(self.gate(x), self.up(x), _core.Activation.silu)
         else:
             hidden = self.up(x)
         return self.down(hidden, residual)

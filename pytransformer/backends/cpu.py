@@ -1,0 +1,73 @@
+"""The CPU backend: the model layer's operations on NumPy arrays, run by the C++ kernels of
+``pytransformer._core`` (see pytransformer/backends/__init__.py for the interface)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .. import _core
+
+
+class CpuBackend:
+    device = "cpu"
+    compute_type = "float32"
+
+    # -- arrays -----------------------------------------------------------------------------
+    @staticmethod
+    def weight(array) -> np.ndarray:
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    @staticmethod
+    def to_numpy(x) -> np.ndarray:
+        return x
+
+    @staticmethod
+    def empty(shape) -> np.ndarray:
+        return np.empty(shape, dtype=np.float32)
+
+    @staticmethod
+    def contiguous(x) -> np.ndarray:
+        return np.ascontiguousarray(x)
+
+    @staticmethod
+    def broadcast(x, shape) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(x, shape), dtype=np.float32)
+
+    @staticmethod
+    def add(a, b) -> np.ndarray:
+        return np.add(a, b, dtype=np.float32)
+
+    @staticmethod
+    def take_rows(x, index: np.ndarray) -> np.ndarray:
+        """Rows ``index`` of x [N, E]."""
+        return np.ascontiguousarray(x[index])
+
+    # -- layers -----------------------------------------------------------------------------
+    @staticmethod
+    def linear(weight, bias, weight_scale=None):
+        """A prepacked Linear: ``forward(x, activation, residual)``. An int8 weight (with its
+        per-channel weight_scale) runs on the int8 GEMM; any other on the float32 one, packed
+        through its strides (a transposed view packs without a copy)."""
+        if weight.dtype == np.int8:
+            return _core.PackedLinearInt8(np.ascontiguousarray(weight), weight_scale, bias)
+        return _core.PackedLinear(np.asarray(weight, dtype=np.float32), bias)
+
+    layer_norm = staticmethod(_core.layer_norm)
+    rms_norm = staticmethod(_core.rms_norm)
+    rotary = staticmethod(_core.rotary)
+    embedding = staticmethod(_core.embedding)
+    gated_activation = staticmethod(_core.gated_activation)
+
+    @staticmethod
+    def attention(q, k, v, key_padding_mask, causal: bool, scale: float, out,
+                  q_offsets: Optional[np.ndarray], k_offsets: Optional[np.ndarray]) -> None:
+        _core.attention(q, k, v, key_padding_mask, causal, None, scale, out, q_offsets, k_offsets)
+
+    @staticmethod
+    def kv_cache(layers: int, rows: int, kv_heads: int, max_length: int, head_dim: int):
+        return _core.KVCache(layers, rows, kv_heads, max_length, head_dim)
+
+
+CPU = CpuBackend()
