@@ -166,11 +166,11 @@ void convert(const DeviceView& dst, const DeviceView& src) {
   if (n == 0) return;
   const auto* from = static_cast<const float*>(s.ptr);
   if (dst.dtype == DType::float16)
-    convert_kernel<<<grid_for(n, kThreads), kThreads>>>(static_cast<__half*>(dst.ptr), from,
-                                                        s.row_stride, s.rows, s.cols);
+    convert_kernel<__half><<<grid_for(n, kThreads), kThreads>>>(
+        static_cast<__half*>(dst.ptr), from, s.row_stride, s.rows, s.cols);
   else
-    convert_kernel<<<grid_for(n, kThreads), kThreads>>>(static_cast<__nv_bfloat16*>(dst.ptr),
-                                                        from, s.row_stride, s.rows, s.cols);
+    convert_kernel<__nv_bfloat16><<<grid_for(n, kThreads), kThreads>>>(
+        static_cast<__nv_bfloat16*>(dst.ptr), from, s.row_stride, s.rows, s.cols);
   check_launch("convert");
 }
 
