@@ -315,7 +315,9 @@ void attention(const DeviceView& out, const DeviceView& q, const DeviceView& k,
   }
   if (B * H * Tq * D == 0) return;
   if (D > kMaxHeadDim)
-    fail_shape("q", "a head dimension of at most " + std::to_string(kMaxHeadDim), q.shape);
+    throw std::invalid_argument("q: head dimension " + std::to_string(D) +
+                                " exceeds the CUDA kernel's maximum of " +
+                                std::to_string(kMaxHeadDim));
 
   const int64_t row_blocks = ceil_div(H / Hkv * Tq, kBlockRows);
   const int64_t blocks = B * Hkv * row_blocks;
