@@ -105,7 +105,13 @@ Buffer::Buffer(size_t nbytes) : nbytes_(nbytes) {
 }
 
 Buffer::~Buffer() {
-  if (ptr_) cache().give(device_, capacity_, ptr_);
+  if (!ptr_) return;
+  try {
+    cache().give(device_, capacity_, ptr_);
+  } catch (...) {  // no room to cache it: free it instead (a destructor must not throw)
+    cudaFree(ptr_);
+    cudaGetLastError();
+  }
 }
 
 void empty_cache() { cache().clear(); }
