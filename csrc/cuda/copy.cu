@@ -124,7 +124,8 @@ __global__ void gather_rows_kernel(T* dst, int64_t dst_stride, const T* src, int
 void copy_from_host(const DeviceView& dst, const void* src, int64_t nbytes) {
   expect_contiguous("dst", dst);
   if (nbytes != dst.numel() * itemsize(dst.dtype))
-    throw std::invalid_argument("src: expected " + std::to_string(dst.numel() * itemsize(dst.dtype)) +
+    throw std::invalid_argument("src: expected " +
+                                std::to_string(dst.numel() * itemsize(dst.dtype)) +
                                 " bytes for dst, got " + std::to_string(nbytes));
   if (nbytes == 0) return;
   check(cudaMemcpy(dst.ptr, src, nbytes, cudaMemcpyHostToDevice), "copy_from_host");
@@ -132,7 +133,8 @@ void copy_from_host(const DeviceView& dst, const void* src, int64_t nbytes) {
 
 void copy_to_host(const DeviceView& src, void* dst, int64_t nbytes) {
   if (nbytes != src.numel() * itemsize(src.dtype))
-    throw std::invalid_argument("dst: expected " + std::to_string(src.numel() * itemsize(src.dtype)) +
+    throw std::invalid_argument("dst: expected " +
+                                std::to_string(src.numel() * itemsize(src.dtype)) +
                                 " bytes for src, got " + std::to_string(nbytes));
   if (nbytes == 0) return;
   if (src.contiguous()) {

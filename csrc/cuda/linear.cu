@@ -10,8 +10,6 @@
 // matches the CPU path within fp32 rounding. float16/bfloat16 weights: x is rounded to the
 // weight's type into a scratch block and the GEMM accumulates in fp32 with a float32 output.
 #include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <climits>
 #include <map>
@@ -78,7 +76,8 @@ __global__ void epilogue_kernel(float* out, const float* y, const float* bias, i
 
 void expect_int(const char* name, int64_t value, const DeviceView& v) {
   if (value > INT_MAX)
-    throw std::invalid_argument(std::string(name) + ": sizes above 2^31 - 1 are not supported, got shape " +
+    throw std::invalid_argument(std::string(name) +
+                                ": sizes above 2^31 - 1 are not supported, got shape " +
                                 shape_str(v.shape));
 }
 
@@ -98,8 +97,9 @@ std::vector<int64_t> contiguous_strides(const std::vector<int64_t>& shape) {
 Linear::Linear(const DeviceView& weight, const DeviceView* bias) {
   if (weight.dtype != DType::float32 && weight.dtype != DType::float16 &&
       weight.dtype != DType::bfloat16)
-    throw std::invalid_argument(std::string("weight: expected dtype float32, float16 or bfloat16, got ") +
-                                dtype_name(weight.dtype));
+    throw std::invalid_argument(
+        std::string("weight: expected dtype float32, float16 or bfloat16, got ") +
+        dtype_name(weight.dtype));
   expect_rank("weight", weight, 2);
   expect_contiguous("weight", weight);
   N_ = weight.dim(0);
@@ -150,7 +150,8 @@ void Linear::forward(const DeviceView& out, const DeviceView& x, int activation,
   float* y = residual_in_out ? static_cast<float*>(product.ptr()) : static_cast<float*>(out.ptr);
 
   if (K_ == 0) {
-    check(cudaMemsetAsync(y, 0, static_cast<size_t>(M * N_) * sizeof(float)), "Linear: cudaMemset");
+    check(cudaMemsetAsync(y, 0, static_cast<size_t>(M * N_) * sizeof(float)),
+          "Linear: cudaMemset");
   } else {
     const void* b = xr.ptr;
     int64_t ldb = xr.row_stride;

@@ -112,7 +112,8 @@ void register_runtime(py::module_& m) {
              return std::make_unique<Buffer>(static_cast<size_t>(nbytes));
            }),
            py::arg("nbytes"))
-      .def_property_readonly("ptr", [](const Buffer& b) { return reinterpret_cast<uintptr_t>(b.ptr()); })
+      .def_property_readonly("ptr",
+                             [](const Buffer& b) { return reinterpret_cast<uintptr_t>(b.ptr()); })
       .def_property_readonly("nbytes", &Buffer::nbytes);
 }
 

@@ -13,7 +13,8 @@ void copy_from_host(const DeviceView& dst, const void* src, int64_t nbytes);
 // nbytes of host memory <- src (any strides; gathered on the device first when strided).
 // Synchronous.
 void copy_to_host(const DeviceView& src, void* dst, int64_t nbytes);
-// dst <- src, both any strides, same shape and dtype, rank <= 6.
+// dst <- src, both any strides (not overlapping), same shape and dtype, at most 6 axes of
+// size > 1.
 void copy(const DeviceView& dst, const DeviceView& src);
 // dst (float16 or bfloat16, contiguous) <- src (float32 rows), rounding to nearest even.
 void convert(const DeviceView& dst, const DeviceView& src);

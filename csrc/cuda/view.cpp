@@ -87,7 +87,8 @@ void expect_contiguous(const char* name, const DeviceView& v) {
 
 void expect_unit_last_stride(const char* name, const DeviceView& v) {
   if (v.rank() > 0 && v.dim(-1) > 1 && v.stride(-1) != 1)
-    throw std::invalid_argument(std::string(name) + ": the last axis must be contiguous (stride 1)");
+    throw std::invalid_argument(std::string(name) +
+                                ": the last axis must be contiguous (stride 1)");
 }
 
 namespace {
