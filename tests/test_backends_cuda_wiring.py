@@ -5,6 +5,8 @@ path gives. The CUDA kernels themselves are tested on a GPU by tests/test_cuda.p
 
 import sys
 
+import numpy as np
+
 import pytest
 
 import pytransformer
@@ -38,3 +40,16 @@ def test_float16_weights_stay_close_to_float32(paths, fake_gpu, name):
     # fp16 weights: 11-bit significands, so ~5e-4 relative error per product, summed over
     # fan-ins of 32-96 and two layers; 2e-2 of the logits' scale leaves a wide margin.
     CHECKS[name](paths[name], "cuda", 2e-2, compute_type="float16", generation=False)
+
+
+def test_shared_inputs_go_up_once_and_again_when_changed(fake_gpu):
+    from pytransformer import backends
+
+    gpu = backends.get("cuda")
+    positions = np.arange(6, dtype=np.int64).reshape(2, 3)
+    first = gpu._upload_shared(positions, np.int64)
+    assert gpu._upload_shared(positions, np.int64) is first  # every layer of a call: one upload
+    positions += 10  # changed in place by a caller: uploaded again
+    again = gpu._upload_shared(positions, np.int64)
+    assert again is not first
+    np.testing.assert_array_equal(gpu.to_numpy(again), positions)
