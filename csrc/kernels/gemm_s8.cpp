@@ -118,22 +118,20 @@ constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...
 }
 
 // q[0 : k] = round(x * 127 / max|x|), q[k : 4 * kq] = 0; returns the scale max|x| / 127.
+// x * (127 / max|x|) can land a rounding step past +-127, hence the clamp (which also maps NaN
+// to -127 rather than to an undefined conversion).
 float quantize_row(const float* x, int64_t k, int8_t* q) {
   reg vmax = V::zero();
   int64_t p = 0;
   for (; p + W <= k; p += W) vmax = V::max(vmax, V::abs(V::load(x + p)));
   if (p < k) vmax = V::max(vmax, V::abs(V::load_partial(x + p, static_cast<int>(k - p))));
   const float amax = V::reduce_max(vmax);
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-  const reg vinv = V::set1(inv);
-  alignas(64) float rounded[W];
+  const reg inv = V::set1(amax > 0.0f ? 127.0f / amax : 0.0f);
+  const reg lo = V::set1(-127.0f), hi = V::set1(127.0f);
   for (p = 0; p < k; p += W) {
     const int n = k - p < W ? static_cast<int>(k - p) : W;
-    V::store(rounded, V::round(V::mul(V::load_partial(x + p, n), vinv)));
-    for (int i = 0; i < n; ++i) {
-      const float r = rounded[i] > 127.0f ? 127.0f : rounded[i] < -127.0f ? -127.0f : rounded[i];
-      q[p + i] = static_cast<int8_t>(static_cast<int>(r));
-    }
+    const reg r = V::round(V::mul(V::load_partial(x + p, n), inv));
+    V::store_int8(q + p, V::min(V::max(r, lo), hi), n);
   }
   for (p = k; p < quads(k) * 4; ++p) q[p] = 0;
   return amax / 127.0f;
