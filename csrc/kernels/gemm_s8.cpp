@@ -120,13 +120,14 @@ constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...
 }
 
 // q[0 : k] = round(x * 127 / max|x|), q[k : 4 * kq] = 0; returns the scale max|x| / 127.
-// x * (127 / max|x|) can land a rounding step past +-127, hence the clamp (which also maps NaN
-// to -127 rather than to an undefined conversion).
+// x * (127 / max|x|) can land a rounding step past +-127, hence the clamp. NaN, which no ISA
+// orders the same way, is kept out of the maximum (V::max returns its second operand when
+// either is NaN) and clamps to -127 rather than going through an undefined conversion.
 float quantize_row(const float* x, int64_t k, int8_t* q) {
   reg vmax = V::zero();
   int64_t p = 0;
-  for (; p + W <= k; p += W) vmax = V::max(vmax, V::abs(V::load(x + p)));
-  if (p < k) vmax = V::max(vmax, V::abs(V::load_partial(x + p, static_cast<int>(k - p))));
+  for (; p + W <= k; p += W) vmax = V::max(V::abs(V::load(x + p)), vmax);
+  if (p < k) vmax = V::max(V::abs(V::load_partial(x + p, static_cast<int>(k - p))), vmax);
   const float amax = V::reduce_max(vmax);
   const reg inv = V::set1(amax > 0.0f ? 127.0f / amax : 0.0f);
   const reg lo = V::set1(-127.0f), hi = V::set1(127.0f);
