@@ -6,8 +6,10 @@ symmetric, one scale per row, ``scale = max|row| / 127``, ``q = round(x * (127 /
 q = 0. A weight row is one output channel; an activation row is one token. The int8 GEMM
 accumulates ``q(x) @ q(w)^T`` exactly in int32 and dequantizes with ``scale_x * scale_w``.
 
-Only the Linear layers are quantized. Embeddings (and a tied output projection, which *is* the
-token embedding), LayerNorm / RMSNorm, softmax and attention stay float32.
+Only the Linear layers are quantized. Embedding lookups, LayerNorm / RMSNorm, softmax and
+attention stay float32. An output projection tied to the token embedding gets an int8 copy of
+the table at load (models/decoder.py); the lookups keep the float32 table, memory-mapped, so
+only the rows a call reads are resident.
 
 In a checkpoint, a quantized Linear ``<name>`` stores ``<name>.weight`` as I8 [out, in] and
 ``<name>.weight_scale`` as F32 [out]; the safetensors metadata says ``"quantization": "int8"``.
@@ -15,6 +17,7 @@ In a checkpoint, a quantized Linear ``<name>`` stores ``<name>.weight`` as I8 [o
 
 from __future__ import annotations
 
+import copy
 from typing import Dict, Tuple
 
 import numpy as np
@@ -26,6 +29,18 @@ def quantize_rows(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The scheme above over the last axis of float32 ``x``: (int8 q shaped like x, float32
     scales shaped like x without its last axis)."""
     x = np.asarray(x, dtype=np.float32)
+    rows = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x  # a 2-D view keeps its strides
+    q = np.empty(rows.shape, np.int8)
+    scales = np.empty(rows.shape[0], np.float32)
+    # In blocks of rows: the float temporaries of a vocabulary-sized table would be several
+    # times its size.
+    block = max(1, (1 << 22) // max(1, rows.shape[1]))
+    for start in range(0, rows.shape[0], block):
+        q[start: start + block], scales[start: start + block] = _quantize_block(rows[start: start + block])
+    return q.reshape(x.shape), scales.reshape(x.shape[:-1])
+
+
+def _quantize_block(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     amax = np.abs(x).max(axis=-1) if x.shape[-1] else np.zeros(x.shape[:-1], np.float32)
     amax = amax.astype(np.float32)
     scales = amax / np.float32(127)
@@ -47,11 +62,26 @@ def is_quantized(tensors: Dict[str, np.ndarray]) -> bool:
 
 
 def quantize_tensors(tensors: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """Canonical tensors with every Linear weight quantized (already-int8 ones are kept)."""
-    out = dict(tensors)
-    for name, value in tensors.items():
-        if is_linear_weight(name, value) and np.asarray(value).dtype != np.int8:
-            out[name], out[name + "_scale"] = quantize_rows(value)
+    """Canonical tensors with every Linear weight quantized (already-int8 ones are kept).
+
+    A memory-mapped checkpoint (safetensors.MappedTensors) stays one: its float32 pages are let
+    go after each weight is quantized, and the model can keep releasing the pages it reads, so
+    an int8 model never holds the float32 checkpoint in memory."""
+    out = copy.copy(tensors)  # same type: a mapped checkpoint keeps its release_pages()
+    release = getattr(tensors, "release_pages", lambda: None)
+    names = [name for name, value in tensors.items()
+             if is_linear_weight(name, value) and np.asarray(value).dtype != np.int8]
+    # All the int8 weights share one buffer: the model packs them and drops them, and one large
+    # block goes straight back to the OS, where separate arrays would leave holes in the heap
+    # that the process keeps (as much memory again as the packed weights).
+    buffer = np.empty(sum(tensors[name].size for name in names), np.int8)
+    offset = 0
+    for name in names:
+        q, out[name + "_scale"] = quantize_rows(tensors[name])
+        out[name] = buffer[offset: offset + q.size].reshape(q.shape)
+        out[name][...] = q
+        offset += q.size
+        release()
     return out
 
 

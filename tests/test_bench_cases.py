@@ -53,7 +53,9 @@ def test_inputs_are_seeded():
 # Every (engine, case) whose engine has the case's op; ops an engine lacks are left out of the
 # benchmark too (see engines.py).
 PAIRS = [(engine, case) for engine in PEERS for case in CASES
-         if hasattr(ENGINES[engine].adapter, case.op)]
+         if hasattr(ENGINES[engine].adapter, case.op) and not ENGINES[engine].quantized]
+QUANTIZED_PAIRS = [(engine, case) for engine in PEERS for case in CASES
+                   if hasattr(ENGINES[engine].adapter, case.op) and ENGINES[engine].quantized]
 
 
 @pytest.mark.parametrize("engine, case", PAIRS, ids=[f"{e}-{c.name}" for e, c in PAIRS])
@@ -69,6 +71,34 @@ def test_engine_agrees_with_ours(engine, case):
         np.testing.assert_array_equal(theirs, expected)
     else:
         np.testing.assert_allclose(expected, theirs, rtol=case.tol, atol=case.tol)
+
+
+@pytest.mark.parametrize("engine, case", QUANTIZED_PAIRS,
+                         ids=[f"{e}-{c.name}" for e, c in QUANTIZED_PAIRS])
+def test_int8_engine_close_to_ours(engine, case):
+    # int8 engines are held to what int8 can do: hidden states pointing the same way as ours
+    # in float32 (cosine per position), generated tokens of the right shape and vocabulary.
+    if not ENGINES[engine].available():
+        pytest.skip(f"{engine} is not installed (needs {', '.join(ENGINES[engine].requires)})")
+    needs(case)
+    inputs, params = case.test_inputs(seed=0)
+    theirs = np.asarray(getattr(adapter(engine), case.op)(**inputs, **params)())
+    expected = ours(case)
+    assert theirs.shape == expected.shape
+    if case.tokens:
+        assert theirs.min() >= 0 and theirs.max() < 50257
+    else:
+        a = theirs.reshape(-1, theirs.shape[-1]).astype(np.float64)
+        b = expected.reshape(-1, expected.shape[-1]).astype(np.float64)
+        cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        # Per token of random ids (harsher than pooled sentence embeddings): a wrong model
+        # or layout scores near 0.
+        assert cosine.mean() > 0.98 and cosine.min() > 0.9, (cosine.mean(), cosine.min())
+
+
+def test_every_int8_engine_is_marked_quantized():
+    assert {e for e in ENGINES if e.endswith("_int8")} == {e for e in ENGINES if ENGINES[e].quantized}
+    assert hasattr(ENGINES["pytransformer_int8"].adapter, "encode_minilm")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.test_size], ids=lambda c: c.name)

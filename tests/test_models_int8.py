@@ -97,3 +97,45 @@ def test_int8_checkpoint_round_trip(tmp_path):
 def test_compute_type_errors(tmp_path):
     with pytest.raises(ValueError, match="compute_type"):
         pytransformer.save(None, {}, tmp_path, compute_type="int4")
+
+
+def test_tied_output_projection_is_int8(tmp_path):
+    path = _decoder("gpt2", tmp_path)  # GPT-2 ties lm_head to the token embedding
+    model = pytransformer.load(path, compute_type="int8")
+    assert isinstance(model.stack.lm_head.packed, pytransformer._core.PackedLinearInt8)
+    assert model.stack.embeddings.tokens.dtype == np.float32  # lookups stay float32
+    fp32 = pytransformer.load(path)
+    assert isinstance(fp32.stack.lm_head.packed, pytransformer._core.PackedLinear)
+
+
+def test_quantize_tensors_keeps_a_mapped_checkpoint_releasable(tmp_path):
+    from pytransformer.quantize import quantize_rows, quantize_tensors
+    from pytransformer.safetensors import MappedTensors
+
+    released = []
+
+    class Mapped(MappedTensors):
+        def release_pages(self):
+            released.append(True)
+
+    rng = np.random.default_rng(0)
+    weights = {"decoder.0.ffn.up.weight": rng.standard_normal((6, 5), np.float32),
+               "decoder.0.ffn.down.weight": rng.standard_normal((5, 6), np.float32).T,
+               "embed.tokens": rng.standard_normal((9, 5), np.float32)}
+    out = quantize_tensors(Mapped(weights))
+    assert isinstance(out, Mapped) and len(released) == 2
+    for name in ("decoder.0.ffn.up.weight", "decoder.0.ffn.down.weight"):
+        q, scales = quantize_rows(weights[name])
+        np.testing.assert_array_equal(out[name], q)
+        np.testing.assert_array_equal(out[name + "_scale"], scales)
+    assert out["embed.tokens"] is weights["embed.tokens"]
+
+
+def test_quantize_rows_in_blocks_matches_one_block():
+    from pytransformer import quantize
+
+    x = np.random.default_rng(1).standard_normal((3000, 2000), np.float32)  # several blocks
+    q, scales = quantize.quantize_rows(x)
+    q_one, scales_one = quantize._quantize_block(x)
+    np.testing.assert_array_equal(q, q_one)
+    np.testing.assert_array_equal(scales, scales_one)

@@ -127,3 +127,18 @@ def test_linear_int8_errors():
         ops.LinearInt8(np.ones((2, 3), np.float32))(np.ones((1, 4), np.float32))
     with pytest.raises(ValueError, match="int8 kernel"):
         ops.LinearInt8(np.ones((2, 3), np.float32), kernel="neon")
+
+
+def test_non_finite_activations_do_not_crash_and_agree_across_kernels(rng):
+    # NaN (and the NaN that inf * 0 makes) clamps to -127 on every variant rather than going
+    # through an undefined float-to-int conversion.
+    x = rng.standard_normal((4, 37)).astype(np.float32)
+    x[0, 3] = np.nan
+    x[1, 5] = np.inf
+    w = rng.integers(-127, 128, size=(20, 37)).astype(np.int8)
+    results = {kernel: ops.LinearInt8((w, np.ones(20, np.float32)), kernel=kernel).accumulators(x)
+               for kernel in KERNELS}
+    for kernel, acc in results.items():
+        np.testing.assert_array_equal(acc, results["scalar"], err_msg=kernel)
+    q, _ = quantize_rows(x[2:])
+    np.testing.assert_array_equal(results["scalar"][2:], q.astype(np.int64) @ w.T.astype(np.int64))

@@ -63,6 +63,19 @@ struct Vec {
     return _mm_cvtss_f32(s);
   }
   static reg round(reg v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  // The first n lanes, integral and within [-128, 127], stored as int8 (n in [0, width]).
+  static void store_int8(int8_t* p, reg v, int n) {
+    const __m256i i32 = _mm256_cvtps_epi32(v);
+    const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+    const __m128i i8 = _mm_packs_epi16(i16, i16);
+    if (n == width) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(p), i8);
+    } else {
+      alignas(16) int8_t lanes[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(lanes), i8);
+      std::memcpy(p, lanes, static_cast<size_t>(n));
+    }
+  }
   // 2^n for integral n in [-127, 127]; n = -127 gives exactly 0.
   static reg pow2i(reg n) {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));

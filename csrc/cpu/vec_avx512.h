@@ -53,6 +53,10 @@ struct Vec {
   static reg round(reg v) {
     return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
+  // The first n lanes, integral and within [-128, 127], stored as int8 (n in [0, width]).
+  static void store_int8(int8_t* p, reg v, int n) {
+    _mm_mask_storeu_epi8(p, first(n), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)));
+  }
   // 2^n for integral n in [-127, 127]; n = -127 gives exactly 0.
   static reg pow2i(reg n) {
     __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
@@ -119,7 +123,10 @@ struct VecS8Vnni : VecS8 {
   using areg = __m512i;
   static wreg load_w(const int8_t* p) { return _mm512_loadu_si512(p); }
   static void pack_a(const int8_t* q, uint8_t* dst) {
-    for (int t = 0; t < 4; ++t) dst[t] = static_cast<uint8_t>(q[t]) ^ 0x80u;
+    uint32_t quad;
+    std::memcpy(&quad, q, 4);
+    quad ^= 0x80808080u;  // q + 128 in every byte
+    std::memcpy(dst, &quad, 4);
   }
   static areg broadcast_a(const uint8_t* p) {
     int32_t word;

@@ -40,6 +40,10 @@ struct Vec {
   static float reduce_add(reg v) { return v; }
   static float reduce_max(reg v) { return v; }
   static reg round(reg v) { return std::nearbyint(v); }
+  // The first n lanes, integral and within [-128, 127], stored as int8 (n in [0, width]).
+  static void store_int8(int8_t* p, reg v, int n) {
+    if (n > 0) *p = static_cast<int8_t>(static_cast<int>(v));
+  }
   // 2^n for integral n in [-127, 127]; n = -127 gives exactly 0.
   static reg pow2i(reg n) {
     const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;

@@ -15,9 +15,11 @@
 // 128 sum_k w, so the packed weight carries comp[n] = 128 * sum_k wq[n, k] after its panels,
 // subtracted from the accumulators before anything else.
 //
-// Threads: the rows are quantized and packed once (in parallel), then (row block, panel slice)
-// tasks run as in the fp32 GEMM; for few rows (decode) the panels are sliced so each weight
-// byte is streamed from memory once per call.
+// Threads: (row block, panel slice) tasks as in the fp32 GEMM. A task that owns whole row blocks
+// quantizes and packs its rows itself, just before using them (packed `a` for all M rows would
+// be evicted from L2 before its turn); for one row block (decode, short prompts) the rows are
+// quantized once, in parallel, and the panels are sliced among the threads so each weight byte
+// is streamed from memory once per call.
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -118,22 +120,21 @@ constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...
 }
 
 // q[0 : k] = round(x * 127 / max|x|), q[k : 4 * kq] = 0; returns the scale max|x| / 127.
+// x * (127 / max|x|) can land a rounding step past +-127, hence the clamp. NaN, which no ISA
+// orders the same way, is kept out of the maximum (V::max returns its second operand when
+// either is NaN) and clamps to -127 rather than going through an undefined conversion.
 float quantize_row(const float* x, int64_t k, int8_t* q) {
   reg vmax = V::zero();
   int64_t p = 0;
-  for (; p + W <= k; p += W) vmax = V::max(vmax, V::abs(V::load(x + p)));
-  if (p < k) vmax = V::max(vmax, V::abs(V::load_partial(x + p, static_cast<int>(k - p))));
+  for (; p + W <= k; p += W) vmax = V::max(V::abs(V::load(x + p)), vmax);
+  if (p < k) vmax = V::max(V::abs(V::load_partial(x + p, static_cast<int>(k - p))), vmax);
   const float amax = V::reduce_max(vmax);
-  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-  const reg vinv = V::set1(inv);
-  alignas(64) float rounded[W];
+  const reg inv = V::set1(amax > 0.0f ? 127.0f / amax : 0.0f);
+  const reg lo = V::set1(-127.0f), hi = V::set1(127.0f);
   for (p = 0; p < k; p += W) {
     const int n = k - p < W ? static_cast<int>(k - p) : W;
-    V::store(rounded, V::round(V::mul(V::load_partial(x + p, n), vinv)));
-    for (int i = 0; i < n; ++i) {
-      const float r = rounded[i] > 127.0f ? 127.0f : rounded[i] < -127.0f ? -127.0f : rounded[i];
-      q[p + i] = static_cast<int8_t>(static_cast<int>(r));
-    }
+    const reg r = V::round(V::mul(V::load_partial(x + p, n), inv));
+    V::store_int8(q + p, V::min(V::max(r, lo), hi), n);
   }
   for (p = k; p < quads(k) * 4; ++p) q[p] = 0;
   return amax / 127.0f;
@@ -154,8 +155,9 @@ void quantize_pack_a(const float* a, int64_t lda, int64_t m, int64_t k, uint8_t*
 }
 
 struct Problem {
-  const uint8_t* a_packed;
-  const float* a_scale;
+  const float* a;
+  int64_t lda;
+  float* a_scale;  // [m], filled by whoever quantizes the rows
   const int8_t* packed_w;
   const int32_t* comp;
   const float* w_scale;
@@ -167,17 +169,28 @@ struct Problem {
   int64_t ldc, m, n, k;
 };
 
+// c[row0 : row0 + mc, panels [panel_begin, panel_end)]. `a_shared` is null (quantize and pack
+// the rows here, into this thread's scratch, while they are in cache for the panels below) or
+// holds these rows already packed. Micro-panels of rows outermost: c is written MR whole rows at
+// a time (few pages, sequential lines) while the weight panels, a few hundred KB, stream from L2.
 template <Activation A>
 void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
-                int64_t panel_end) {
+                int64_t panel_end, const uint8_t* a_shared) {
   const int64_t kq = quads(g.k);
-  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    const int64_t col0 = panel * NR;
-    const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
-    const int8_t* w = g.packed_w + panel * kq * NR * 4;
-    for (int64_t i0 = 0; i0 < mc; i0 += MR) {
-      const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
-      const int64_t row = row0 + i0;
+  const uint8_t* a_packed = a_shared;
+  if (!a_shared) {
+    const int64_t mc_padded = (mc + MR - 1) / MR * MR;
+    uint8_t* a_own = reinterpret_cast<uint8_t*>(thread_scratch(1, (mc_padded * kq * AQ + 3) / 4));
+    quantize_pack_a(g.a + row0 * g.lda, g.lda, mc, g.k, a_own, g.a_scale + row0, false);
+    a_packed = a_own;
+  }
+  for (int64_t i0 = 0; i0 < mc; i0 += MR) {
+    const int rows = static_cast<int>(mc - i0 < MR ? mc - i0 : MR);
+    const int64_t row = row0 + i0;
+    for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+      const int64_t col0 = panel * NR;
+      const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
+      const int8_t* w = g.packed_w + panel * kq * NR * 4;
       const Epilogue ep{g.a_scale + row,
                         g.w_scale + col0,
                         g.comp + col0,
@@ -186,17 +199,30 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                         g.ld_residual,
                         g.acc_out ? g.acc_out + row * g.ldc + col0 : nullptr};
       kernel_for_rows<A>(rows, std::make_integer_sequence<int, MR>{})(
-          kq, g.a_packed + row * kq * AQ, w, g.c ? g.c + row * g.ldc + col0 : nullptr, g.ldc,
+          kq, a_packed + i0 * kq * AQ, w, g.c ? g.c + row * g.ldc + col0 : nullptr, g.ldc,
           n_valid, ep);
     }
   }
 }
 
 template <Activation A>
-void gemm_impl(const Problem& g, int threads) {
+void gemm_impl(const Problem& g) {
+  const bool parallel = 2.0 * g.m * g.n * g.k >= 2e5 && num_threads() > 1;
+  const int threads = parallel ? num_threads() : 1;
+  // One row block (decode, short prompts) on several threads: the weight is the traffic, and
+  // its panels are sliced among the threads. Quantize `a` once, in parallel, and share it.
+  const uint8_t* a_shared = nullptr;
+  if (parallel && g.m <= MC) {
+    const int64_t m_padded = (g.m + MR - 1) / MR * MR;
+    uint8_t* a_packed =
+        reinterpret_cast<uint8_t*>(thread_scratch(1, (m_padded * quads(g.k) * AQ + 3) / 4));
+    quantize_pack_a(g.a, g.lda, g.m, g.k, a_packed, g.a_scale, g.m * g.k >= (1 << 14));
+    a_shared = a_packed;
+  }
   for_each_gemm_task(g.m, (g.n + NR - 1) / NR, MC, MR, threads,
                      [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
-                       gemm_block<A>(g, row0, rows, panel_begin, panel_end);
+                       gemm_block<A>(g, row0, rows, panel_begin, panel_end,
+                                     a_shared ? a_shared + row0 * quads(g.k) * AQ : nullptr);
                      });
 }
 
@@ -231,20 +257,13 @@ void gemm_s8(const float* a, int64_t lda, const void* packed_w, const float* w_s
              const float* bias, const float* residual, int64_t ld_residual, float* c,
              int64_t ldc, int64_t m, int64_t n, int64_t k, Activation act, int32_t* acc_out) {
   if (m == 0 || n == 0) return;
-  const int64_t kq = quads(k);
-  const int64_t m_padded = (m + MR - 1) / MR * MR;
-  const bool parallel = 2.0 * m * n * k >= 2e5 && num_threads() > 1;
-  // Scratch of the calling thread: packed rows (slot 1) and their scales (slot 3).
-  uint8_t* a_packed =
-      reinterpret_cast<uint8_t*>(thread_scratch(1, (m_padded * kq * AQ + 3) / 4));
-  float* a_scale = thread_scratch(3, m);
-  quantize_pack_a(a, lda, m, k, a_packed, a_scale, parallel && m * k >= (1 << 14));
   const int64_t panels = (n + NR - 1) / NR;
   const int8_t* w = static_cast<const int8_t*>(packed_w);
-  const Problem problem{a_packed, a_scale, w, reinterpret_cast<const int32_t*>(w + panels * NR * kq * 4),
-                        w_scale, bias, residual, ld_residual, c, acc_out, ldc, m, n, k};
-  const int threads = parallel ? num_threads() : 1;
-  with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem, threads); });
+  const int32_t* comp = reinterpret_cast<const int32_t*>(w + panels * NR * quads(k) * 4);
+  // The row scales live in the calling thread's scratch (slot 3); tasks fill disjoint rows.
+  const Problem problem{a, lda, thread_scratch(3, m), w, comp, w_scale, bias, residual,
+                        ld_residual, c, acc_out, ldc, m, n, k};
+  with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem); });
 }
 
 void quantize_rows(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales) {

@@ -180,6 +180,29 @@ class PytransformerEngine:
         return call
 
 
+class PytransformerInt8Engine:
+    """Ours with compute_type="int8" (every Linear quantized at load, pytransformer/quantize.py):
+    the model-level cases only, against the peers' int8 engines."""
+
+    def __init__(self, threads: int):
+        self.ours = PytransformerEngine(threads)
+        self.pt = self.ours.pt
+
+    def info(self) -> Dict[str, object]:
+        return {**self.ours.info(), "int8_kernel": self.pt._core.int8_kernel()}
+
+    def encode_minilm(self, ids, attention_mask):
+        from . import models
+
+        model = self.pt.load(models.minilm_path(), compute_type="int8")
+        return lambda: model.encode(ids, attention_mask)
+
+    def generate_gpt2(self, ids, max_new_tokens):
+        model = self.pt.load(peers.gpt2_path(), compute_type="int8")
+        return lambda: model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                      num_beams=1, eos_token_id=[])[:, ids.shape[1]:]
+
+
 class TorchEngine:
     """PyTorch eager (the CPU build): Hugging Face transformers for BERT, torch.nn.Transformer
     for the 2017 model, under inference_mode."""
@@ -312,6 +335,9 @@ class Engine:
     adapter: Callable[[int], object]  # threads -> adapter; called in the worker only
     openblas_overridable: bool = False  # --unset-openblas-overrides applies to its worker
     requires: Tuple[str, ...] = ()  # modules it imports; absent ones take it off the default list
+    # int8 (or otherwise quantized) weights: timed beside the others, but its outputs are not
+    # held to float32 agreement (bench/bench_int8.py measures its accuracy instead).
+    quantized: bool = False
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
@@ -328,6 +354,14 @@ ENGINES: Dict[str, Engine] = {
                           requires=("onnxruntime", "onnx", "torch", "transformers")),
     "ctranslate2": Engine("ctranslate2", "ct2", peers.CTranslate2Engine,
                           requires=("ctranslate2", "torch", "transformers")),
+    # int8 (issue #6): ours, ONNX Runtime's dynamic quantization, CTranslate2's int8 type.
+    "pytransformer_int8": Engine("pytransformer_int8", "ours-int8", PytransformerInt8Engine,
+                                 quantized=True),
+    "onnxruntime_int8": Engine("onnxruntime_int8", "ort-int8", peers.OnnxRuntimeInt8Engine,
+                               requires=("onnxruntime", "onnx", "torch", "transformers"),
+                               quantized=True),
+    "ctranslate2_int8": Engine("ctranslate2_int8", "ct2-int8", peers.CTranslate2Int8Engine,
+                               requires=("ctranslate2", "torch", "transformers"), quantized=True),
 }
 OURS = "pytransformer"
 

@@ -9,7 +9,9 @@ so an upgrade prepares afresh instead of reusing a stale file:
                                              with a word-level tokenizer (token "t<id>" = id) so
                                              CTranslate2's converter, which needs one, can run
   minilm-onnx-torch*-transformers*-ort*/      MiniLM BertModel, torch.onnx.export + ORT's optimizer
-  minilm-ct2-*/, gpt2-small-seed0-...-ct2-*/  CTranslate2 float32 conversions
+  minilm-onnx-...-int8-per-channel/           that graph through ORT's quantize_dynamic
+  minilm-ct2-*/, gpt2-small-seed0-...-ct2-*/  CTranslate2 float32 conversions (the int8 engine
+                                             quantizes them at load)
 
 Preparing needs torch and transformers, so it runs in a child process (``prepare.py``, as a
 script): the ONNX Runtime and CTranslate2 workers never import torch, and nothing of the export
@@ -74,6 +76,14 @@ def minilm_onnx_path() -> Path:
                    f"-onnx{_version('onnx')}") / "model-optimized.onnx"
 
 
+def minilm_onnx_int8_path() -> Path:
+    """The optimized MiniLM graph through onnxruntime.quantization.quantize_dynamic: int8
+    weights per output channel, activations quantized at run time (ORT's dynamic int8)."""
+    source = minilm_onnx_path()
+    return _ensure("onnx-int8", str(source), f"{source.parent.name}-int8-per-channel") \
+        / "model-int8.onnx"
+
+
 def ct2_path(model: str) -> Path:
     """model: "minilm" or "gpt2"."""
     from . import models
@@ -112,10 +122,13 @@ class OnnxRuntimeEngine:
         options.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return self.ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
+    def _minilm(self) -> Path:
+        return minilm_onnx_path()
+
     def encode_minilm(self, ids, attention_mask):
         import numpy as np
 
-        session = self._session(minilm_onnx_path())
+        session = self._session(self._minilm())
         names = {i.name for i in session.get_inputs()}
         feeds = {"input_ids": ids, "attention_mask": attention_mask,
                  "token_type_ids": np.zeros_like(ids)}
@@ -123,9 +136,18 @@ class OnnxRuntimeEngine:
         return lambda: session.run(["last_hidden_state"], feeds)[0]
 
 
+class OnnxRuntimeInt8Engine(OnnxRuntimeEngine):
+    """ONNX Runtime on MiniLM's optimized graph quantized by quantize_dynamic (per channel)."""
+
+    def _minilm(self) -> Path:
+        return minilm_onnx_int8_path()
+
+
 class CTranslate2Engine:
     """CTranslate2 on CPU, float32 weights: ctranslate2.Encoder for MiniLM (its
     last_hidden_state), ctranslate2.Generator for GPT-2 (greedy, sampling_topk=1)."""
+
+    compute_type = "float32"
 
     def __init__(self, threads: int):
         import ctranslate2
@@ -139,7 +161,7 @@ class CTranslate2Engine:
                 "torch_imported": "torch" in sys.modules, "threadpools": _threadpools()}
 
     def _load(self, kind, model: str):
-        return kind(str(ct2_path(model)), device="cpu", compute_type="float32",
+        return kind(str(ct2_path(model)), device="cpu", compute_type=self.compute_type,
                     inter_threads=1, intra_threads=self.threads)
 
     def encode_minilm(self, ids, attention_mask):
@@ -183,6 +205,13 @@ class CTranslate2Engine:
                 include_prompt_in_result=False, return_logits_vocab=True)
             return np.stack([np.array(r.logits[0][0]) for r in results])
         return call
+
+
+class CTranslate2Int8Engine(CTranslate2Engine):
+    """CTranslate2 with compute_type="int8": the float32 conversion quantized at load (int8
+    weights per output channel, int8 GEMMs)."""
+
+    compute_type = "int8"
 
 
 def _token_strings(ids) -> List[List[str]]:

@@ -11,6 +11,9 @@ a half-written model behind. Kinds:
                 (dynamic batch and sequence axes, fp32) to model.onnx, then
                 onnxruntime.transformers.optimizer (model_type "bert", fp32) to
                 model-optimized.onnx, the "bert-optimized" graph
+  onnx-int8     SOURCE is an fp32 .onnx file: onnxruntime.quantization.quantize_dynamic
+                (int8 weights per output channel, dynamic activation scales) to
+                model-int8.onnx
   ct2           SOURCE is a Hugging Face folder: ctranslate2's TransformersConverter,
                 float32 weights
 
@@ -90,6 +93,19 @@ def onnx_bert(source: str, out: Path) -> None:
     (out / "fusions.txt").write_text(repr(optimized.get_fused_operator_statistics()) + "\n")
 
 
+def onnx_int8(source: str, out: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # Symmetric int8 weights, one scale per output channel (what ours and CTranslate2 do);
+    # activations quantized per tensor at run time, ORT's dynamic scheme. The optimized graph's
+    # fused operators (com.microsoft Attention, SkipLayerNormalization...) defeat ONNX shape
+    # inference, so the tensors it cannot type are declared float32.
+    quantize_dynamic(source, str(out / "model-int8.onnx"), per_channel=True,
+                     weight_type=QuantType.QInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
 def ct2(source: str, out: Path) -> None:
     import ctranslate2
 
@@ -98,7 +114,7 @@ def ct2(source: str, out: Path) -> None:
                                                                  force=True)
 
 
-KINDS = {"gpt2-random": gpt2_random, "onnx-bert": onnx_bert, "ct2": ct2}
+KINDS = {"gpt2-random": gpt2_random, "onnx-bert": onnx_bert, "onnx-int8": onnx_int8, "ct2": ct2}
 
 
 def main(argv=None) -> None:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, quantize
 from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
@@ -62,11 +62,21 @@ class DecoderStack:
             self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross, backend))
             release_pages(tensors)
         self.final_norm = Norm(config, tensors, "decoder.final_norm", backend) if config.final_norm else None
-        head = dict(tensors) if "lm_head.weight" in tensors else {
-            "lm_head.weight": self.embeddings.tokens, **({"lm_head.bias": tensors["lm_head.bias"]}
-                                                        if "lm_head.bias" in tensors else {})}
-        self.lm_head = Linear(head, "lm_head", backend=backend)
+        self.lm_head = Linear(tensors if "lm_head.weight" in tensors else self._tied_head(tensors),
+                              "lm_head", backend=backend)
         release_pages(tensors)
+
+    def _tied_head(self, tensors: Tensors) -> dict:
+        """The output projection tied to the token embedding. An int8 model gets its own int8
+        copy (the vocabulary projection is the largest Linear of a small model) while the
+        lookups keep reading the float32 table, whose pages stay in the mapped file."""
+        weight = self.embeddings.tokens
+        head = {"lm_head.bias": tensors["lm_head.bias"]} if "lm_head.bias" in tensors else {}
+        if quantize.is_quantized(tensors):
+            head["lm_head.weight"], head["lm_head.weight_scale"] = quantize.quantize_rows(weight)
+        else:
+            head["lm_head.weight"] = weight
+        return head
 
     def positions(self, ids: np.ndarray, position_ids) -> np.ndarray:
         B, T = ids.shape
