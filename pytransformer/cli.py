@@ -78,8 +78,14 @@ def _bench(args) -> int:
               file=sys.stderr)
         return 2
     if args.from_json:
-        with open(args.from_json) as saved:
-            result = json.load(saved)
+        try:
+            with open(args.from_json) as saved:
+                result = json.load(saved)
+        except (OSError, ValueError) as error:
+            print(f"pytransformer bench: --from-json: {error}", file=sys.stderr)
+            return 2
+        if args.peak_gflops is not None:
+            result["config"]["peak_gflops_per_core"] = args.peak_gflops
     else:
         result = _run_bench(args)
         if isinstance(result, int):
@@ -131,7 +137,7 @@ def _run_bench(args):
         repeat=args.repeat or (3 if args.quick else 5),
         warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
         seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
-        peaks=bench.machine.QUICK_PEAKS if args.quick else bench.machine.PeakSettings(),
+        peak_settings=bench.machine.QUICK_PEAKS if args.quick else bench.machine.PeakSettings(),
         peak_gflops_per_core=args.peak_gflops)
     try:
         return bench.run(config)

@@ -93,6 +93,8 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
     assert _table(again.stdout) == _table(result.stdout)
     if "--chart" in args:
         assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    missing = run_cli("bench", "--from-json", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "none.json" in missing.stderr
 
 
 def test_bench_peak_override_sets_percent_of_peak(tmp_path):

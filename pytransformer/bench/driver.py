@@ -42,7 +42,7 @@ class Config:
     gap_s: float = 0.05  # pause between two requests: the last engine's pool goes idle
     seed: int = 0
     unset_openblas_overrides: bool = False
-    peaks: machine.PeakSettings = field(default_factory=machine.PeakSettings)
+    peak_settings: machine.PeakSettings = field(default_factory=machine.PeakSettings)
     # Overrides the measured FMA peak in %peak: GFLOP/s of one core (times the thread count).
     peak_gflops_per_core: Optional[float] = None
 
@@ -116,7 +116,7 @@ def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
     started = time.time()
     load_before = os.getloadavg()
     say(f"measuring the machine's peaks (FMA, streaming read) with {config.threads} threads")
-    peaks = machine.measure_peaks_in_own_process(config.threads, config.peaks)
+    peaks = machine.measure_peaks_in_own_process(config.threads, config.peak_settings)
     workers, removed = _start_workers(config)
     try:
         hellos = {w.key: w.receive() for w in workers.values()}

@@ -98,12 +98,10 @@ def measure_peaks(threads: List[int], settings: PeakSettings) -> Dict[str, objec
             "settings": asdict(settings), "seconds": time.perf_counter() - start}
 
 
-def measure_peaks_in_own_process(threads: List[int], settings: PeakSettings,
-                                 env: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+def measure_peaks_in_own_process(threads: List[int], settings: PeakSettings) -> Dict[str, object]:
     """measure_peaks in a fresh process running this file (see the module's docstring)."""
     request = json.dumps({"threads": list(threads), "settings": asdict(settings)})
-    done = subprocess.run([sys.executable, __file__, request], capture_output=True, text=True,
-                          env=env)
+    done = subprocess.run([sys.executable, __file__, request], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"measuring the machine's peaks failed:\n{done.stderr}")
     return json.loads(done.stdout)

@@ -12,7 +12,8 @@ from typing import Callable, Optional, TextIO
 def _duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
-    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+    minutes = f"{rest // 60:02d}m" if hours else f"{rest // 60}m"
+    return f"{hours}h{minutes}{rest % 60:02d}s" if hours else f"{minutes}{rest % 60:02d}s"
 
 
 class Progress:

@@ -136,7 +136,7 @@ def peaks_line(result: dict) -> str:
             f"{per_threads(peaks['read_gbps'], 'GB/s')} ({settings['read_bytes'] / 2 ** 20:g} "
             f"MiB buffer)")
     if override:
-        line += f"; %peak uses --peak-gflops {override:g} GFLOP/s per core instead of the FMA figure"
+        line += f"; %peak uses --peak-gflops {override:g} GFLOP/s per core, not the FMA figure"
     return line
 
 
