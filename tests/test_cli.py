@@ -71,7 +71,8 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
     engines = {(t["engine"], t["case"]) for t in saved["timings"]}
     assert engines == {(e, c) for e in ("pytransformer", "numpy")
                        for c in ("linear_decode", "layer_norm")}
-    assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 for t in saved["timings"])
+    assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 and t["loadavg"] >= 0
+               for t in saved["timings"])
     assert saved["workers"]["numpy/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
     assert saved["workers"]["numpy/1"]["info"]["pytransformer_imported"] is False
     assert {row["case"] for row in saved["summary"]} == {"linear_decode", "layer_norm"}

@@ -163,9 +163,12 @@ def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict
                             continue
                         time.sleep(config.gap_s)
                         reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
+                        # The 1-minute load average after each request: a sample taken while
+                        # other work shared the cores shows itself in the JSON.
                         timings.append({"case": case.name, "threads": threads, "engine": name,
                                         "round": r, "position": position,
-                                        "number": reply["number"], "times_s": reply["times_s"]})
+                                        "number": reply["number"], "times_s": reply["times_s"],
+                                        "loadavg": os.getloadavg()[0]})
                         progress.advance(f"round {r + 1}/{config.rounds}: {case.name} on "
                                          f"{worker.key}")
     finally:

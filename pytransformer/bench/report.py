@@ -96,7 +96,7 @@ def environment(result: dict) -> List[str]:
         f"{host['system']} {host['release']})",
         f"cpu        {host['cpu']}; {host['logical_cpus']} logical CPUs, {host['usable_cpus']} "
         f"usable; caches {', '.join(host['caches']) or 'unknown'}{memory}; load average "
-        f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after",
+        f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after{_highest_load(result)}",
         peaks_line(result),
     ]
     if OURS in info:
@@ -120,6 +120,11 @@ def environment(result: dict) -> List[str]:
                  f"worker process per engine and thread count; engines alternate within each "
                  f"round; figures are medians over rounds")
     return lines
+
+
+def _highest_load(result: dict) -> str:
+    during = [t["loadavg"] for t in result["timings"] if "loadavg" in t]
+    return f", {max(during):.2f} at most during the rounds" if during else ""
 
 
 def peaks_line(result: dict) -> str:
