@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from pytransformer.bench import chart, report
+from pytransformer.bench import chart, machine, report
 from pytransformer.bench.progress import Progress
 
 
@@ -57,6 +57,17 @@ def test_peaks_line_names_every_thread_count():
     line = report.peaks_line(synthetic_run())
     assert "100.0 GFLOP/s with 1 thread, 200.0 GFLOP/s with 2 threads" in line
     assert "10.0 GB/s with 1 thread, 20.0 GB/s with 2 threads" in line
+
+
+def test_the_best_of_two_peak_measurements_counts():
+    first = {"isa": "avx2", "fma_gflops": {"1": 90.0, "2": 150.0}, "read_gbps": {"1": 12.0},
+             "seconds": 2.0}
+    second = {"isa": "avx2", "fma_gflops": {"1": 80.0, "2": 170.0}, "read_gbps": {"1": 14.0},
+              "seconds": 3.0}
+    best = machine.best_of([first, second])
+    assert best["fma_gflops"] == {"1": 90.0, "2": 170.0} and best["read_gbps"] == {"1": 14.0}
+    assert best["isa"] == "avx2" and best["measurements"] == [first, second]
+    assert "seconds" not in best
 
 
 def test_chart_is_a_png(tmp_path):

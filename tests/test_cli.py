@@ -79,6 +79,7 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
     assert saved["machine"]["cpu"] and saved["machine"]["usable_cpus"] >= 1
     for figure in ("fma_gflops", "read_gbps"):
         assert set(saved["peaks"][figure]) == {"1"} and saved["peaks"][figure]["1"] > 0
+    assert len(saved["peaks"]["measurements"]) == 2  # at the start and at the end
     # %peak of a memory-bound row is of the measured read bandwidth.
     decode = next(r for r in saved["summary"] if r["case"] == "linear_decode")["engines"]
     ours = decode["pytransformer"]

@@ -136,7 +136,8 @@ def peaks_line(result: dict) -> str:
         return ", ".join(f"{figures[t]:.1f} {unit} with {t} thread{'s' if t != '1' else ''}"
                          for t in counts)
     settings = peaks["settings"]
-    line = (f"peaks      measured ({peaks['isa']}, own process, best of trials): fp32 FMA "
+    line = (f"peaks      measured ({peaks['isa']}, own process, at the start and end, the best "
+            f"of each): fp32 FMA "
             f"{per_threads(peaks['fma_gflops'], 'GFLOP/s')}; streaming read "
             f"{per_threads(peaks['read_gbps'], 'GB/s')} ({settings['read_bytes'] / 2 ** 20:g} "
             f"MiB buffer)")
