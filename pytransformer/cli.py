@@ -52,13 +52,59 @@ def _add_bench(subparsers) -> None:
     parser.add_argument("--unset-openblas-overrides", action="store_true",
                         help="remove OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE from the NumPy "
                              "worker's environment (they can slow NumPy down)")
-    parser.add_argument("--peak-gflops", type=float, default=116.0, metavar="GFLOPS",
-                        help="peak GFLOP/s of one core, for %%peak (default: 116)")
+    parser.add_argument("--peak-gflops", type=float, metavar="GFLOPS",
+                        help="use this per-core GFLOP/s for %%peak instead of the FMA peak the "
+                             "run measures")
+    parser.add_argument("--chart", metavar="PATH",
+                        help="also draw the results as a PNG here (needs matplotlib)")
+    parser.add_argument("--from-json", metavar="PATH",
+                        help="run nothing: print the table (and --chart) of a run saved with "
+                             "--json")
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs (default: 0)")
     parser.set_defaults(run=_bench)
 
 
 def _bench(args) -> int:
+    from . import bench
+
+    if args.chart:
+        try:
+            bench.chart.require_matplotlib()
+        except ImportError as error:
+            print(f"pytransformer bench: {error}", file=sys.stderr)
+            return 2
+    if args.peak_gflops is not None and not args.peak_gflops > 0:
+        print(f"pytransformer bench: --peak-gflops must be > 0, got {args.peak_gflops}",
+              file=sys.stderr)
+        return 2
+    if args.from_json:
+        try:
+            with open(args.from_json) as saved:
+                result = json.load(saved)
+        except (OSError, ValueError) as error:
+            print(f"pytransformer bench: --from-json: {error}", file=sys.stderr)
+            return 2
+        if args.peak_gflops is not None:
+            result["config"]["peak_gflops_per_core"] = args.peak_gflops
+    else:
+        result = _run_bench(args)
+        if isinstance(result, int):
+            return result
+    print(bench.render(result, markdown=args.markdown), flush=True)
+    if args.json and not args.from_json:
+        result["header"] = bench.report.environment(result)
+        result["summary"] = bench.summarize(result)
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=1)
+        print(f"raw timings written to {args.json}", file=sys.stderr)
+    if args.chart:
+        bench.chart.write_chart(result, args.chart)
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0
+
+
+def _run_bench(args):
+    """The run the options ask for: its result, or the exit status when there is none."""
     from . import bench
     from .bench.engines import ENGINES
 
@@ -91,20 +137,13 @@ def _bench(args) -> int:
         repeat=args.repeat or (3 if args.quick else 5),
         warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
         seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
+        peak_settings=bench.machine.QUICK_PEAKS if args.quick else bench.machine.PeakSettings(),
         peak_gflops_per_core=args.peak_gflops)
     try:
-        result = bench.run(config)
+        return bench.run(config)
     except RuntimeError as error:  # a worker failed to start or died: its traceback says why
         print(f"pytransformer bench: {error}", file=sys.stderr)
         return 1
-    print(bench.render(result, markdown=args.markdown), flush=True)
-    if args.json:
-        result["header"] = bench.report.environment(result)
-        result["summary"] = bench.summarize(result)
-        with open(args.json, "w") as out:
-            json.dump(result, out, indent=1)
-        print(f"raw timings written to {args.json}", file=sys.stderr)
-    return 0
 
 
 def _add_generation_options(parser) -> None:
@@ -178,7 +217,7 @@ def _info(args) -> int:
     import numpy
 
     import pytransformer
-    from .bench.report import cpu_model
+    from .bench.machine import cpu_model
 
     print(f"pytransformer   {pytransformer.__version__} ({pytransformer.__file__})")
     print(f"isa             {pytransformer.cpu_isa()}")

@@ -1,6 +1,7 @@
 """The ``pytransformer`` command, run as a user would: ``python -m pytransformer ...`` in a
 subprocess from the repository root. Structure only: a timing is never asserted here."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -57,7 +58,7 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
     result = run_cli("bench", *TINY, "--json", str(out), env=env)
     assert result.returncode == 0, result.stderr
-    for key in ("date", "cpu", "ours", "numpy", "openblas", "method", "peak"):
+    for key in ("date", "cpu", "peaks", "ours", "numpy", "openblas", "method"):
         assert any(line.startswith(key + " ") for line in result.stdout.splitlines()), key
     assert "OPENBLAS_CORETYPE=Haswell" in result.stdout and "kept" in result.stdout
     header, rows = _table(result.stdout)
@@ -70,10 +71,43 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
     engines = {(t["engine"], t["case"]) for t in saved["timings"]}
     assert engines == {(e, c) for e in ("pytransformer", "numpy")
                        for c in ("linear_decode", "layer_norm")}
-    assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 for t in saved["timings"])
+    assert all(len(t["times_s"]) == 1 and t["times_s"][0] > 0 and t["loadavg"] >= 0
+               for t in saved["timings"])
     assert saved["workers"]["numpy/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
     assert saved["workers"]["numpy/1"]["info"]["pytransformer_imported"] is False
     assert {row["case"] for row in saved["summary"]} == {"linear_decode", "layer_norm"}
+    assert saved["machine"]["cpu"] and saved["machine"]["usable_cpus"] >= 1
+    for figure in ("fma_gflops", "read_gbps"):
+        assert set(saved["peaks"][figure]) == {"1"} and saved["peaks"][figure]["1"] > 0
+    assert len(saved["peaks"]["measurements"]) == 2  # at the start and at the end
+    # %peak of a memory-bound row is of the measured read bandwidth.
+    decode = next(r for r in saved["summary"] if r["case"] == "linear_decode")["engines"]
+    ours = decode["pytransformer"]
+    assert ours["peak_pct"] == pytest.approx(100 * ours["gbps"] / saved["peaks"]["read_gbps"]["1"])
+
+    # The saved run renders again without running anything, chart included.
+    chart = tmp_path / "bench.png"
+    args = ["bench", "--from-json", str(out)]
+    if importlib.util.find_spec("matplotlib") is not None:
+        args += ["--chart", str(chart)]
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert _table(again.stdout) == _table(result.stdout)
+    if "--chart" in args:
+        assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    missing = run_cli("bench", "--from-json", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "none.json" in missing.stderr
+
+
+def test_bench_peak_override_sets_percent_of_peak(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run_cli("bench", *TINY[:-1], "linear_ffn_up", "--peak-gflops", "50",
+                     "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "--peak-gflops 50" in result.stdout
+    saved = json.loads(out.read_text())
+    ours = saved["summary"][0]["engines"]["pytransformer"]
+    assert ours["peak_pct"] == pytest.approx(ours["gflops"] / 50 * 100)
 
 
 def test_bench_unsets_openblas_overrides_for_numpy_only(tmp_path):
@@ -89,7 +123,8 @@ def test_bench_unsets_openblas_overrides_for_numpy_only(tmp_path):
     assert workers["pytransformer/1"]["info"]["env"]["OPENBLAS_CORETYPE"] == "Haswell"
 
 
-@pytest.mark.parametrize("argument", ["--threads=0", "--threads=a", "--engines=torchx"])
+@pytest.mark.parametrize("argument", ["--threads=0", "--threads=a", "--engines=torchx",
+                                      "--peak-gflops=0"])
 def test_bench_rejects_bad_arguments(argument):
     result = run_cli("bench", argument, "--cases", "layer_norm")
     assert result.returncode == 2
@@ -118,3 +153,14 @@ def test_bench_markdown_table():
     rows = [line for line in lines[start + 2:] if line.startswith("|")]
     assert [row.split("|")[1].strip() for row in rows] == ["linear_decode", "layer_norm"]
     assert lines[start + 2 + len(rows)] == ""  # the table ends before the footnote
+
+
+def test_bench_chart_without_matplotlib_fails_before_running(tmp_path):
+    hidden = tmp_path / "hide" / "matplotlib"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('matplotlib hidden by the test')\n")
+    env = dict(os.environ, PYTHONPATH=str(hidden.parent))
+    result = run_cli("bench", *TINY, "--chart", str(tmp_path / "bench.png"), env=env)
+    assert result.returncode == 2
+    assert "--chart needs matplotlib: pip install matplotlib" in result.stderr
+    assert "measuring" not in result.stderr and not (tmp_path / "bench.png").exists()

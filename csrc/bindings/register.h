@@ -8,5 +8,6 @@ void register_ops(pybind11::module_& m);
 void register_linear(pybind11::module_& m);
 void register_linear_int8(pybind11::module_& m);
 void register_kv_cache(pybind11::module_& m);
+void register_machine_peaks(pybind11::module_& m);
 
 }  // namespace pt::bindings

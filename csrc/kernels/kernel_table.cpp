@@ -15,6 +15,7 @@ const KernelTable& PT_CONCAT(kernel_table_, PT_ISA_NS)() {
       &k::softmax,             &k::activation,       &k::gated_activation,
       &k::embedding,           &k::rotary,           &k::gemm_packed_size,
       &k::gemm_pack,           &k::gemm,             &k::attention,
+      &k::fma_loop,            &k::read_sum,
   };
   return table;
 }

@@ -46,6 +46,11 @@ using GemmFn = void(const float* a, int64_t lda, const float* packed_w, const fl
                     int64_t m, int64_t n, int64_t k, Activation act);
 // Fused scaled-dot-product attention with masks and online softmax (see attention_args.h).
 using AttentionFn = void(const AttentionArgs& args);
+// The machine-peak loops (kernels/machine_peaks.cpp), one thread each. fma_loop runs
+// `iterations` rounds of independent register-held FMA chains and returns the floating-point
+// operations done; *checksum gets a value every chain feeds. read_sum returns the sum of n floats.
+using FmaLoopFn = double(int64_t iterations, float* checksum);
+using ReadSumFn = float(const float* data, int64_t n);
 
 struct KernelTable {
   const char* isa;
@@ -60,6 +65,8 @@ struct KernelTable {
   GemmPackFn* gemm_pack;
   GemmFn* gemm;
   AttentionFn* attention;
+  FmaLoopFn* fma_loop;
+  ReadSumFn* read_sum;
 };
 
 // int8 GEMM (opt-in compute type). w [N, K] int8 (symmetric, per-output-channel scales

@@ -16,5 +16,7 @@ GemmPackedSizeFn gemm_packed_size;
 GemmPackFn gemm_pack;
 GemmFn gemm;
 AttentionFn attention;
+FmaLoopFn fma_loop;
+ReadSumFn read_sum;
 
 }  // namespace pt::kernels::PT_ISA_NS

@@ -6,6 +6,8 @@ thread pools of different runtimes (our OpenMP, NumPy's OpenBLAS) never share on
 builds the same seeded inputs once and warms up; then, round after round, the driver asks every
 engine in turn to time the same case (round r: engine A case c, engine B case c, ... with the
 engine order rotated each round) and the report takes medians over rounds, never one time.
+Before any worker starts and after they all stop, the machine's peaks are measured in a
+process of their own (``machine.py``), for the report's %peak figures.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, TextIO, Tuple
 
 from . import engines as engines_mod
+from . import machine
 from .cases import Case
+from .progress import Progress
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.py"
 
@@ -38,7 +42,9 @@ class Config:
     gap_s: float = 0.05  # pause between two requests: the last engine's pool goes idle
     seed: int = 0
     unset_openblas_overrides: bool = False
-    peak_gflops_per_core: float = 116.0
+    peak_settings: machine.PeakSettings = field(default_factory=machine.PeakSettings)
+    # Overrides the measured FMA peak in %peak: GFLOP/s of one core (times the thread count).
+    peak_gflops_per_core: Optional[float] = None
 
     def describe(self) -> Dict[str, object]:
         described = asdict(self)
@@ -98,8 +104,8 @@ def _start_workers(config: Config) -> Tuple[Dict[Tuple[str, int], WorkerProcess]
 
 
 def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
-    """Run the benchmark; returns every raw timing and what each worker reported (see
-    ``report.summarize`` for the figures)."""
+    """Run the benchmark; returns every raw timing, the machine and its measured peaks, and what
+    each worker reported (see ``report.summarize`` for the figures). Progress goes to ``log``."""
     def say(message: str) -> None:
         if log is not None:
             print(message, file=log, flush=True)
@@ -109,6 +115,8 @@ def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
         raise ValueError(f"engines: unknown {unknown}; known: {list(engines_mod.ENGINES)}")
     started = time.time()
     load_before = os.getloadavg()
+    say(f"measuring the machine's peaks (FMA, streaming read) with {config.threads} threads")
+    peaks_first = machine.measure_peaks_in_own_process(config.threads, config.peak_settings)
     workers, removed = _start_workers(config)
     try:
         hellos = {w.key: w.receive() for w in workers.values()}
@@ -118,12 +126,16 @@ def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
             setups[worker.key] = worker.request(
                 cmd="setup", cases=[c.name for c in config.cases], seed=config.seed,
                 warmup_s=config.warmup_s, min_sample_s=config.min_sample_s)["cases"]
-        timings = _rounds(config, workers, setups, say)
+        timings = _rounds(config, workers, setups, log)
     finally:
         for worker in workers.values():
             worker.close()
+    say("measuring the machine's peaks again")
+    peaks = machine.best_of(
+        [peaks_first, machine.measure_peaks_in_own_process(config.threads, config.peak_settings)])
     return {"config": config.describe(), "cases": [c.describe() for c in config.cases],
             "started": started, "elapsed_s": time.time() - started,
+            "machine": machine.describe(), "peaks": peaks,
             "loadavg": {"before": load_before, "after": os.getloadavg()},
             "openblas_overrides": {
                 "driver_env": {k: os.environ.get(k) for k in engines_mod.OPENBLAS_OVERRIDES},
@@ -133,22 +145,35 @@ def run(config: Config, log: Optional[TextIO] = sys.stderr) -> dict:
             "timings": timings}
 
 
-def _rounds(config: Config, workers, setups, say) -> List[dict]:
+def _timed(setups: dict, key: str, case: str) -> bool:
+    setup = setups[key][case]
+    return bool(setup.get("supported")) and "error" not in setup
+
+
+def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict]:
+    per_round = sum(_timed(setups, w.key, c.name) for w in workers.values() for c in config.cases)
+    progress = Progress(config.rounds * per_round, log)
     timings = []
-    for r in range(config.rounds):
-        say(f"round {r + 1}/{config.rounds}")
-        shift = r % len(config.engines)
-        order = config.engines[shift:] + config.engines[:shift]
-        for case in config.cases:
-            for threads in config.threads:
-                for position, name in enumerate(order):
-                    worker = workers[name, threads]
-                    setup = setups[worker.key][case.name]
-                    if not setup.get("supported") or "error" in setup:
-                        continue
-                    time.sleep(config.gap_s)
-                    reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
-                    timings.append({"case": case.name, "threads": threads, "engine": name,
-                                    "round": r, "position": position,
-                                    "number": reply["number"], "times_s": reply["times_s"]})
+    try:
+        for r in range(config.rounds):
+            shift = r % len(config.engines)
+            order = config.engines[shift:] + config.engines[:shift]
+            for case in config.cases:
+                for threads in config.threads:
+                    for position, name in enumerate(order):
+                        worker = workers[name, threads]
+                        if not _timed(setups, worker.key, case.name):
+                            continue
+                        time.sleep(config.gap_s)
+                        reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
+                        # The 1-minute load average after each request: a sample taken while
+                        # other work shared the cores shows itself in the JSON.
+                        timings.append({"case": case.name, "threads": threads, "engine": name,
+                                        "round": r, "position": position,
+                                        "number": reply["number"], "times_s": reply["times_s"],
+                                        "loadavg": os.getloadavg()[0]})
+                        progress.advance(f"round {r + 1}/{config.rounds}: {case.name} on "
+                                         f"{worker.key}")
+    finally:
+        progress.close()
     return timings

@@ -4,30 +4,28 @@ header and the table. Reads only the dictionary ``driver.run`` returns (or its J
 from __future__ import annotations
 
 import datetime
-import os
-import platform
 import statistics
 from typing import Dict, List
 
 from .engines import ENGINES, OPENBLAS_OVERRIDES, OURS
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def fma_peak_gflops(result: dict, threads: int) -> float:
+    """The arithmetic limit with ``threads`` threads: --peak-gflops x threads when given, else
+    the measured FMA throughput."""
+    override = result["config"].get("peak_gflops_per_core")
+    return override * threads if override else result["peaks"]["fma_gflops"][str(threads)]
+
+
+def read_peak_gbps(result: dict, threads: int) -> float:
+    """The memory limit with ``threads`` threads: the measured streaming read bandwidth."""
+    return result["peaks"]["read_gbps"][str(threads)]
 
 
 def summarize(result: dict) -> List[dict]:
     """One row per (case, threads): per engine the median over rounds of each round's median
     sample, the fastest sample, the ratio to ours and the napkin maths."""
     cases = {c["name"]: c for c in result["cases"]}
-    peak_per_core = result["config"]["peak_gflops_per_core"]
     per_round: Dict[tuple, Dict[str, List[float]]] = {}
     fastest: Dict[tuple, Dict[str, float]] = {}
     for t in result["timings"]:
@@ -39,15 +37,20 @@ def summarize(result: dict) -> List[dict]:
     for name in result["config"]["cases"]:
         for threads in result["config"]["threads"]:
             key, case = (name, threads), cases[name]
+            fma_peak, read_peak = fma_peak_gflops(result, threads), read_peak_gbps(result, threads)
             row = {"case": name, "shape": case["shape"], "threads": threads,
                    "bound": case["bound"], "tokens": case.get("tokens", 0), "engines": {}}
             for engine, rounds in per_round.get(key, {}).items():
                 median = statistics.median(rounds)
+                gflops, gbps = case["flops"] / median / 1e9, case["bytes"] / median / 1e9
                 row["engines"][engine] = {
                     "median_ms": 1e3 * median, "min_ms": 1e3 * fastest[key][engine],
-                    "rounds": len(rounds), "gflops": case["flops"] / median / 1e9,
-                    "gbps": case["bytes"] / median / 1e9,
-                    "peak_pct": 100 * case["flops"] / median / 1e9 / (peak_per_core * threads),
+                    "rounds": len(rounds), "gflops": gflops, "gbps": gbps,
+                    "fma_peak_pct": 100 * gflops / fma_peak,
+                    "read_peak_pct": 100 * gbps / read_peak,
+                    # Of the limit that bounds the case: the FMA peak or the read bandwidth.
+                    "peak_pct": 100 * (gflops / fma_peak if case["bound"] == "flop"
+                                       else gbps / read_peak),
                     "tokens_per_s": case.get("tokens", 0) / median}
             ours = row["engines"].get(OURS)
             row["speedup"] = {e: v["median_ms"] / ours["median_ms"]
@@ -85,16 +88,18 @@ def check(result: dict, case: str, threads: int, tol: float) -> str:
 
 def environment(result: dict) -> List[str]:
     """The header: when, where, which kernels and BLAS, which overrides, which method."""
-    config, workers = result["config"], result["workers"]
+    config, workers, host = result["config"], result["workers"], result["machine"]
     info = {key.split("/")[0]: w["info"] for key, w in workers.items()}
     when = datetime.datetime.fromtimestamp(result["started"]).astimezone()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     load = result["loadavg"]
+    memory = f", {host['memory_gib']:.0f} GiB memory" if host.get("memory_gib") else ""
     lines = [
-        f"date       {when.isoformat(timespec='seconds')}  (python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()})",
-        f"cpu        {cpu_model()}; {os.cpu_count()} logical CPUs, {cpus} usable; load average "
-        f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after",
+        f"date       {when.isoformat(timespec='seconds')}  (python {host['python']}, "
+        f"{host['system']} {host['release']})",
+        f"cpu        {host['cpu']}; {host['logical_cpus']} logical CPUs, {host['usable_cpus']} "
+        f"usable; caches {', '.join(host['caches']) or 'unknown'}{memory}; load average "
+        f"{load['before'][0]:.2f} before, {load['after'][0]:.2f} after{_highest_load(result)}",
+        peaks_line(result),
     ]
     if OURS in info:
         ours = info[OURS]
@@ -116,8 +121,31 @@ def environment(result: dict) -> List[str]:
                  f"{config['repeat']} samples (>= {config['min_sample_s'] * 1e3:g} ms each); a "
                  f"worker process per engine and thread count; engines alternate within each "
                  f"round; figures are medians over rounds")
-    lines.append(f"peak       {config['peak_gflops_per_core']:g} GFLOP/s per core (--peak-gflops)")
     return lines
+
+
+def _highest_load(result: dict) -> str:
+    during = [t["loadavg"] for t in result["timings"] if "loadavg" in t]
+    return f", {max(during):.2f} at most during the rounds" if during else ""
+
+
+def peaks_line(result: dict) -> str:
+    """The machine's measured limits, per thread count, and any override of them."""
+    peaks, override = result["peaks"], result["config"].get("peak_gflops_per_core")
+    counts = sorted(peaks["fma_gflops"], key=int)
+
+    def per_threads(figures: Dict[str, float], unit: str) -> str:
+        return ", ".join(f"{figures[t]:.1f} {unit} with {t} thread{'s' if t != '1' else ''}"
+                         for t in counts)
+    settings = peaks["settings"]
+    line = (f"peaks      measured ({peaks['isa']}, own process, at the start and end, the best "
+            f"of each): fp32 FMA "
+            f"{per_threads(peaks['fma_gflops'], 'GFLOP/s')}; streaming read "
+            f"{per_threads(peaks['read_gbps'], 'GB/s')} ({settings['read_bytes'] / 2 ** 20:g} "
+            f"MiB buffer)")
+    if override:
+        line += f"; %peak uses --peak-gflops {override:g} GFLOP/s per core, not the FMA figure"
+    return line
 
 
 def _per_worker(workers: dict, engine: str, figure) -> str:
@@ -150,7 +178,7 @@ def _overrides(overrides: dict) -> str:
 
 def _rate(row: dict, figures: dict) -> str:
     if row.get("tokens"):  # generation: tokens generated per second (B x new tokens / time)
-        return f"{figures['tokens_per_s']:.1f} tok/s"
+        return f"{figures['tokens_per_s']:.1f} tok/s, {figures['gbps']:.1f} GB/s"
     if row["bound"] == "flop":
         return f"{figures['gflops']:.1f} GFLOP/s"
     return f"{figures['gbps']:.1f} GB/s"
@@ -173,7 +201,7 @@ def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[
         cells += [f"{row['speedup'][e]:.2f}x" if e in row["speedup"] else "-" for e in others]
         ours = figures.get(OURS)
         cells.append(_rate(row, ours) if ours else "-")
-        cells.append(f"{ours['peak_pct']:.0f}%" if ours and row["bound"] == "flop" else "")
+        cells.append(f"{ours['peak_pct']:.0f}%" if ours else "")
         cells += [_rate(row, figures[e]) if e in figures else "-" for e in others]
         cells.append(row["check"])
         body.append(cells)
@@ -191,7 +219,9 @@ def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[
     return [line(header), line(rule)] + [line(r) for r in body] + gap + [
         "ms: median over rounds (fastest sample in brackets); x/ours: x median / ours median, "
         ">1 means ours is faster; rate: useful GFLOP/s (flop-bound) or minimum GB/s moved "
-        "(memory-bound) or generated tokens/s (generation); %peak: of threads x the per-core peak"]
+        "(memory-bound) or generated tokens/s and GB/s of weights streamed (generation); %peak: "
+        "of the measured peak with that many threads, FMA throughput (flop-bound) or streaming "
+        "read bandwidth (memory-bound; data that stays in cache can pass 100%)"]
 
 
 def render(result: dict, markdown: bool = False) -> str:

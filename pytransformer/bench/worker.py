@@ -14,7 +14,8 @@ then, per request:
       -> {"ok": true, "cases": {name: {"supported", "number", "setup_s", "check"}
                                  or {"supported": true, "error": traceback}}}
   {"cmd": "time", "case": name, "repeat": r}
-      one untimed call, then r samples of ``number`` calls, garbage collector off
+      one untimed call (unless a call lasts over WARM_CALL_UNTIL_S), then r samples of
+      ``number`` calls, garbage collector off
       -> {"ok": true, "times_s": [seconds per call, one per sample], "number"}
   {"cmd": "quit"}
 A failure answers {"ok": false, "error": traceback}.
@@ -32,6 +33,8 @@ import time
 import traceback
 import types
 from pathlib import Path
+
+WARM_CALL_UNTIL_S = 0.5
 
 
 def _sibling(name: str):
@@ -91,19 +94,22 @@ class Worker:
         call = build(**case.inputs(seed), **case.params)
         check = _digest(call())
         per_call, warm_start, calls = math.inf, time.perf_counter(), 0
-        while calls < 2 or time.perf_counter() - warm_start < warmup_s:
+        while calls < 1 or time.perf_counter() - warm_start < warmup_s:
             t0 = time.perf_counter()
             call()
             per_call = min(per_call, time.perf_counter() - t0)
             calls += 1
         number = max(1, math.ceil(min_sample_s / max(per_call, 1e-9)))
-        self.calls[case.name] = (call, number)
+        self.calls[case.name] = (call, number, per_call)
         return {"supported": True, "number": number, "setup_s": time.perf_counter() - start,
                 "check": check}
 
     def time(self, case, repeat=5) -> dict:
-        call, number = self.calls[case]
-        call()  # wake the thread pool and bring the data back into cache, untimed
+        call, number, per_call = self.calls[case]
+        # Wake the thread pool and bring the data back into cache, untimed; a call that lasts
+        # longer than WARM_CALL_UNTIL_S (a whole generation) is not moved by either.
+        if per_call < WARM_CALL_UNTIL_S:
+            call()
         times = []
         gc_was_enabled = gc.isenabled()
         gc.disable()
