@@ -84,6 +84,12 @@ def _bench(args) -> int:
         except (OSError, ValueError) as error:
             print(f"pytransformer bench: --from-json: {error}", file=sys.stderr)
             return 2
+        missing = [key for key in ("config", "cases", "peaks") if key not in result]
+        if missing:
+            print(f"pytransformer bench: --from-json: {args.from_json} has no "
+                  f"{', '.join(missing)} (not a result of this version's bench --json)",
+                  file=sys.stderr)
+            return 2
         if args.peak_gflops is not None:
             result["config"]["peak_gflops_per_core"] = args.peak_gflops
     else:

@@ -97,6 +97,10 @@ def test_bench_quick_prints_header_table_and_json(tmp_path):
         assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     missing = run_cli("bench", "--from-json", str(tmp_path / "none.json"))
     assert missing.returncode == 2 and "none.json" in missing.stderr
+    older = tmp_path / "older.json"  # a result saved before the peaks were measured
+    older.write_text(json.dumps({k: v for k, v in saved.items() if k != "peaks"}))
+    stale = run_cli("bench", "--from-json", str(older))
+    assert stale.returncode == 2 and "has no peaks" in stale.stderr, stale.stderr
 
 
 def test_bench_peak_override_sets_percent_of_peak(tmp_path):
