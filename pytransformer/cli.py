@@ -36,9 +36,9 @@ def _add_bench(subparsers) -> None:
                     "table goes to stdout, progress to stderr.")
     parser.add_argument("--threads", type=_ints, default=[1, 2], metavar="N,N",
                         help="thread counts to run (default: 1,2)")
-    parser.add_argument("--rounds", type=int, help="rounds (default: 10, --quick: 3)")
+    parser.add_argument("--rounds", type=int, help="rounds (default: 5, --quick: 3)")
     parser.add_argument("--repeat", type=int,
-                        help="timed samples per engine, case and round (default: 5, --quick: 3)")
+                        help="timed samples per engine, case and round (default: 1, --quick: 3)")
     parser.add_argument("--quick", action="store_true",
                         help="a few representative cases, fewer rounds, short warm-up")
     parser.add_argument("--cases", type=_names, action="extend", metavar="GLOB,GLOB",
@@ -139,8 +139,8 @@ def _run_bench(args):
         return 2
     config = bench.Config(
         cases=cases, engines=engines, threads=args.threads,
-        rounds=args.rounds or (3 if args.quick else 10),
-        repeat=args.repeat or (3 if args.quick else 5),
+        rounds=args.rounds or (3 if args.quick else 5),
+        repeat=args.repeat or (3 if args.quick else 1),
         warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
         seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
         peak_settings=bench.machine.QUICK_PEAKS if args.quick else bench.machine.PeakSettings(),
