@@ -20,6 +20,7 @@ from .device_array import DeviceArray
 COMPUTE_TYPES = ("float32", "float16", "bfloat16")
 
 _NUMPY_DTYPES = {"float32": np.float32, "float16": np.float16, "int64": np.int64, "uint8": np.uint8}
+_DEVICE_DTYPES = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}
 
 
 def _module():
@@ -63,6 +64,8 @@ class CudaBackend:
             raise ValueError(f"compute_type: {compute_type!r} is not supported on CUDA; "
                              f"supported: {', '.join(COMPUTE_TYPES)}")
         self.cuda = _module()
+        # The CUDA current device is per process: models on two GPUs in one process are not
+        # supported (the last one built sets the device for all).
         self.cuda.set_device(device_index)
         self.compute_type = compute_type
         # Inputs every layer of one call shares (masks, offsets, positions) go up once: the
@@ -82,7 +85,7 @@ class CudaBackend:
         array = np.asarray(array)
         if array.dtype == np.bool_:
             array = array.view(np.uint8)
-        dtype = {np.dtype(v): k for k, v in _NUMPY_DTYPES.items()}.get(array.dtype)
+        dtype = _DEVICE_DTYPES.get(array.dtype)
         if dtype is None:
             raise TypeError(f"cannot upload a {array.dtype} array (expected float32, float16, "
                             f"int64, uint8 or bool)")
@@ -191,8 +194,7 @@ class CudaLinear:
 
     def __init__(self, backend: CudaBackend, weight, bias):
         self.backend = backend
-        weight = backend.weight(weight) if isinstance(weight, DeviceArray) else \
-            backend.upload(np.ascontiguousarray(weight, dtype=np.float32))
+        weight = backend.weight(weight)
         if backend.compute_type != "float32":
             converted = backend.empty(weight.shape, backend.compute_type)
             backend.cuda.convert(converted, weight)
