@@ -39,8 +39,8 @@ std::string runtime_error() {
     if (err == cudaErrorInvalidDeviceFunction || err == cudaErrorNoKernelImageForDevice) {
       cudaGetLastError();
       return std::string(cudaGetErrorString(err)) +
-             " (this build's CUDA architectures do not cover the device; rebuild with "
-             "-DCMAKE_CUDA_ARCHITECTURES=native)";
+             " (this build's CUDA architectures do not cover the device; rebuild with the "
+             "device's, e.g. -DCMAKE_CUDA_ARCHITECTURES=89-real for sm_89)";
     }
   }
   if (err == cudaSuccess) return "";
