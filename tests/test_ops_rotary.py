@@ -180,3 +180,20 @@ def test_rotary_rejects_bad_base():
         ops.rotary_embedding(x, [0, 1], base=-10000.0)
     with pytest.raises(TypeError, match="^base:"):
         ops.rotary_embedding(x, [0, 1], base="10000")
+
+
+def test_strided_head_views_rotate_without_a_copy(isa, rng):
+    # What a LLaMA layer hands the kernel: the q heads of a fused QKV projection, [B, H, T, D]
+    # viewed through the projection's strides (only D contiguous).
+    from pytransformer import _core
+
+    B, T, H, D = 2, 7, 3, 16
+    qkv = rng.standard_normal((B, T, 3 * H * D)).astype(np.float32)
+    q = qkv[..., H * D: 2 * H * D].reshape(B, T, H, D).transpose(0, 2, 1, 3)
+    assert not q.flags.c_contiguous
+    positions = rng.integers(0, 4096, (B, T))
+    out = _core.rotary(q, positions, 10000.0)
+    assert out.flags.c_contiguous
+    assert_close(out, reference.rotary_embedding(np.ascontiguousarray(q), positions))
+    with pytest.raises(ValueError, match="x: the last axis must be contiguous"):
+        _core.rotary(q[..., ::2], positions, 10000.0)

@@ -12,8 +12,9 @@
 
 namespace pt::kernels::PT_ISA_NS {
 
-void rotary(const float* x, const int64_t* positions, float* out, int64_t B, int64_t H,
-            int64_t T, int64_t D, int64_t positions_stride_b, float base) {
+void rotary(const float* x, int64_t x_stride_b, int64_t x_stride_h, int64_t x_stride_t,
+            const int64_t* positions, float* out, int64_t B, int64_t H, int64_t T, int64_t D,
+            int64_t positions_stride_b, float base) {
   using V = Vec;
   constexpr int W = V::width;
   const int64_t half = D / 2;
@@ -31,10 +32,9 @@ void rotary(const float* x, const int64_t* positions, float* out, int64_t B, int
         sin_t[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
       }
       for (int64_t h = 0; h < H; ++h) {
-        const int64_t offset = ((b * H + h) * T + t) * D;
-        const float* x1 = x + offset;
+        const float* x1 = x + b * x_stride_b + h * x_stride_h + t * x_stride_t;
         const float* x2 = x1 + half;
-        float* o1 = out + offset;
+        float* o1 = out + ((b * H + h) * T + t) * D;
         float* o2 = o1 + half;
         for (int64_t i = 0; i < half; i += W) {
           const int n = static_cast<int>(half - i < W ? half - i : W);

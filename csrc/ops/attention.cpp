@@ -5,12 +5,6 @@
 namespace pt::ops {
 namespace {
 
-template <class T>
-void expect_unit_last_stride(const char* name, const TensorView<T>& t) {
-  if (t.dim(-1) > 1 && t.stride(-1) != 1)
-    throw std::invalid_argument(std::string(name) + ": the last axis must be contiguous");
-}
-
 // Checks offsets [B + 1] of a packed side whose t axis has `length` positions; returns the
 // longest sequence.
 int64_t check_offsets(const char* name, const TensorView<const int64_t>& offsets, int64_t batch,

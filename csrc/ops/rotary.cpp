@@ -7,7 +7,7 @@ namespace pt::ops {
 void rotary(const ConstView& x, const TensorView<const int64_t>& positions, float base,
             const MutView& out) {
   expect_rank("x", x, 4);
-  expect_contiguous("x", x);
+  expect_unit_last_stride("x", x);
   expect_shape("out", out, x.shape);
   const int64_t B = x.dim(0), H = x.dim(1), T = x.dim(2), D = x.dim(3);
   if (D % 2 != 0) fail_shape("x", "an even head dimension (last axis)", x.shape);
@@ -21,7 +21,8 @@ void rotary(const ConstView& x, const TensorView<const int64_t>& positions, floa
   }
   if (!(base > 0.0f)) throw std::invalid_argument("base: expected a positive number");
   if (x.numel() == 0) return;
-  kernels().rotary(x.data, positions.data, out.data, B, H, T, D, positions_stride_b, base);
+  kernels().rotary(x.data, x.stride(0), x.stride(1), x.stride(2), positions.data, out.data, B, H,
+                   T, D, positions_stride_b, base);
 }
 
 }  // namespace pt::ops

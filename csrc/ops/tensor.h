@@ -64,4 +64,10 @@ void expect_contiguous(const char* name, const TensorView<T>& t) {
     throw std::invalid_argument(std::string(name) + ": expected a C-contiguous array");
 }
 
+template <class T>
+void expect_unit_last_stride(const char* name, const TensorView<T>& t) {
+  if (t.numel() > 0 && t.dim(-1) > 1 && t.stride(-1) != 1)  // empty arrays: any strides
+    throw std::invalid_argument(std::string(name) + ": the last axis must be contiguous");
+}
+
 }  // namespace pt::ops

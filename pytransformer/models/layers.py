@@ -132,8 +132,8 @@ class Attention:
             k = _heads(qkv[..., H * D: (H + Hkv) * D], Hkv, D)
             v = _heads(qkv[..., (H + Hkv) * D:], Hkv, D)
             if self.rotary_base is not None:
-                q = self.backend.rotary(self.backend.contiguous(q), positions, self.rotary_base)
-                k = self.backend.rotary(self.backend.contiguous(k), positions, self.rotary_base)
+                q = self.backend.rotary(q, positions, self.rotary_base)
+                k = self.backend.rotary(k, positions, self.rotary_base)
             if cache is not None:
                 cache.store.write(layer, k, v, cache.length)
                 end = cache.length + T
