@@ -12,12 +12,9 @@ constexpr int kThreads = 256;
 // dst, a, b: [rows, cols] with their own row strides.
 __global__ void add_kernel(float* dst, int64_t dst_stride, const float* a, int64_t a_stride,
                            const float* b, int64_t b_stride, int64_t rows, int64_t cols) {
-  const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / cols, c = i % cols;
+  for_each_cell(rows, cols, [&](int64_t r, int64_t c) {
     dst[r * dst_stride + c] = a[r * a_stride + c] + b[r * b_stride + c];
-  }
+  });
 }
 
 }  // namespace

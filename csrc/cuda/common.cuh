@@ -16,6 +16,21 @@ inline unsigned grid_for(int64_t n, int threads) {
   return static_cast<unsigned>(blocks < 65536 ? blocks : 65536);
 }
 
+// body(i) for every i in [0, n), spread over the whole grid: a grid-stride loop, so any launch
+// size (grid_for caps it) covers any n.
+template <class Body>
+__device__ __forceinline__ void for_each_index(int64_t n, Body body) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    body(i);
+}
+
+// body(r, c) for every cell of a [rows, cols] grid, as for_each_index.
+template <class Body>
+__device__ __forceinline__ void for_each_cell(int64_t rows, int64_t cols, Body body) {
+  for_each_index(rows * cols, [&](int64_t i) { body(i / cols, i % cols); });
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
   return v;

@@ -58,8 +58,7 @@ CopyLayout copy_layout(const DeviceView& dst, const DeviceView& src) {
 // the last axis out.
 template <class T>
 __global__ void copy_strided_kernel(T* dst, const T* src, CopyLayout l, int64_t n) {
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  for_each_index(n, [&](int64_t i) {
     int64_t rest = i, d = 0, s = 0;
     for (int a = l.rank - 1; a >= 0; --a) {
       const int64_t idx = rest % l.shape[a];
@@ -68,7 +67,7 @@ __global__ void copy_strided_kernel(T* dst, const T* src, CopyLayout l, int64_t 
       s += idx * l.src_stride[a];
     }
     dst[d] = src[s];
-  }
+  });
 }
 
 void launch_copy(const DeviceView& dst, const DeviceView& src) {
@@ -97,12 +96,9 @@ __device__ __forceinline__ void store_converted(__nv_bfloat16* p, float x) {
 template <class T>
 __global__ void convert_kernel(T* dst, const float* src, int64_t src_stride, int64_t rows,
                                int64_t cols) {
-  const int64_t n = rows * cols;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / cols, c = i % cols;
-    store_converted(dst + i, src[r * src_stride + c]);
-  }
+  for_each_cell(rows, cols, [&](int64_t r, int64_t c) {
+    store_converted(dst + r * cols + c, src[r * src_stride + c]);
+  });
 }
 
 // dst [n, cols] row r = src row index[r], or zeros when index[r] is outside [0, src_rows).
@@ -110,13 +106,10 @@ template <class T>
 __global__ void gather_rows_kernel(T* dst, int64_t dst_stride, const T* src, int64_t src_stride,
                                    int64_t src_rows, const int64_t* index, int64_t n,
                                    int64_t cols) {
-  const int64_t total = n * cols;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / cols, c = i % cols;
+  for_each_cell(n, cols, [&](int64_t r, int64_t c) {
     const int64_t j = index[r];
     dst[r * dst_stride + c] = j >= 0 && j < src_rows ? src[j * src_stride + c] : T(0);
-  }
+  });
 }
 
 }  // namespace

@@ -15,13 +15,10 @@ constexpr int kThreads = 256;
 __global__ void embedding_kernel(float* out, int64_t out_stride, const int64_t* ids,
                                  const float* table, int64_t V, int64_t n, int64_t E,
                                  float scale) {
-  const int64_t total = n * E;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / E, c = i % E;
+  for_each_cell(n, E, [&](int64_t r, int64_t c) {
     const int64_t id = ids[r];
     out[r * out_stride + c] = id >= 0 && id < V ? table[id * E + c] * scale : 0.0f;
-  }
+  });
 }
 
 }  // namespace

@@ -14,12 +14,9 @@ constexpr int kThreads = 256;
 __global__ void gated_activation_kernel(float* out, int64_t out_stride, const float* gate,
                                         int64_t gate_stride, const float* up, int64_t up_stride,
                                         int64_t rows, int64_t F, int act) {
-  const int64_t n = rows * F;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / F, c = i % F;
+  for_each_cell(rows, F, [&](int64_t r, int64_t c) {
     out[r * out_stride + c] = activate(gate[r * gate_stride + c], act) * up[r * up_stride + c];
-  }
+  });
 }
 
 }  // namespace

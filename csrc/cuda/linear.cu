@@ -62,16 +62,13 @@ cudaDataType_t cuda_type(DType dtype) {
 __global__ void epilogue_kernel(float* out, const float* y, const float* bias, int act,
                                 const float* residual, int64_t residual_stride, int64_t M,
                                 int64_t N) {
-  const int64_t n = M * N;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / N, c = i % N;
-    float v = y[i];
+  for_each_cell(M, N, [&](int64_t r, int64_t c) {
+    float v = y[r * N + c];
     if (bias) v += bias[c];
     v = activate(v, act);
     if (residual) v += residual[r * residual_stride + c];
-    out[i] = v;
-  }
+    out[r * N + c] = v;
+  });
 }
 
 void expect_int(const char* name, int64_t value, const DeviceView& v) {
