@@ -27,7 +27,7 @@ import numpy as np
 
 import pytransformer
 from pytransformer import ops
-from pytransformer.bench.models import minilm_path
+from pytransformer.bench.models import MINILM_SENTENCES as SENTENCES, minilm_path
 
 
 def cpu_time(fn, reps):
@@ -46,29 +46,6 @@ def interleaved(fns, rounds, reps):
             cpu[k].append(c)
             wall[k].append(w)
     return {k: (float(np.median(cpu[k])), float(np.median(wall[k]))) for k in fns}
-
-
-SENTENCES = [
-    "The cat sits on the mat.", "A man is playing a guitar on the stage.",
-    "Quantization makes neural networks smaller and faster.", "Paris is the capital of France.",
-    "I love eating pizza on Friday evenings.", "The stock market fell sharply this morning.",
-    "Transformers rely on self-attention.", "It has been raining heavily all day.",
-    "She reads a chapter of her book every night before sleeping.",
-    "The quick brown fox jumps over the lazy dog.", "How do I reset my password?",
-    "Electric cars are becoming more affordable.", "A child is building a sandcastle.",
-    "The meeting was postponed until next week.", "Birds migrate south in the winter.",
-    "Our engine runs transformer inference on CPUs.",
-    "The museum opens at nine and closes at five.", "He forgot his umbrella at the restaurant.",
-    "Vaccines train the immune system to recognise a virus.",
-    "The river flooded the fields after the storm.", "Can you recommend a good book on history?",
-    "The team won the championship for the third year in a row.",
-    "Fresh bread smells wonderful in the morning.", "The spacecraft entered orbit around Mars.",
-    "Please turn off the lights when you leave the room.",
-    "Prices of coffee beans have risen this year.", "The orchestra played Beethoven's ninth.",
-    "A dog is chasing a ball in the park.", "Learning a new language takes patience.",
-    "The bridge was closed for repairs.", "She painted the kitchen a pale shade of blue.",
-    "Solar panels convert sunlight into electricity.",
-]
 
 
 def pooled(hidden, mask):

