@@ -58,8 +58,9 @@ QUANTIZED_PAIRS = [(engine, case) for engine in PEERS for case in CASES
                    if hasattr(ENGINES[engine].adapter, case.op) and ENGINES[engine].quantized]
 
 
-@pytest.mark.parametrize("engine, case", PAIRS, ids=[f"{e}-{c.name}" for e, c in PAIRS])
-def test_engine_agrees_with_ours(engine, case):
+def theirs_and_ours(engine, case):
+    """The engine's output for the case's test inputs, and ours, of the same shape (skips when
+    the engine or what the case needs is not installed)."""
     if not ENGINES[engine].available():
         pytest.skip(f"{engine} is not installed (needs {', '.join(ENGINES[engine].requires)})")
     needs(case)
@@ -67,6 +68,12 @@ def test_engine_agrees_with_ours(engine, case):
     theirs = np.asarray(getattr(adapter(engine), case.op)(**inputs, **params)())
     expected = ours(case)
     assert theirs.shape == expected.shape
+    return theirs, expected
+
+
+@pytest.mark.parametrize("engine, case", PAIRS, ids=[f"{e}-{c.name}" for e, c in PAIRS])
+def test_engine_agrees_with_ours(engine, case):
+    theirs, expected = theirs_and_ours(engine, case)
     if case.tokens:  # generated tokens: exactly the same
         np.testing.assert_array_equal(theirs, expected)
     else:
@@ -78,13 +85,7 @@ def test_engine_agrees_with_ours(engine, case):
 def test_int8_engine_close_to_ours(engine, case):
     # int8 engines are held to what int8 can do: hidden states pointing the same way as ours
     # in float32 (cosine per position), generated tokens of the right shape and vocabulary.
-    if not ENGINES[engine].available():
-        pytest.skip(f"{engine} is not installed (needs {', '.join(ENGINES[engine].requires)})")
-    needs(case)
-    inputs, params = case.test_inputs(seed=0)
-    theirs = np.asarray(getattr(adapter(engine), case.op)(**inputs, **params)())
-    expected = ours(case)
-    assert theirs.shape == expected.shape
+    theirs, expected = theirs_and_ours(engine, case)
     if case.tokens:
         assert theirs.min() >= 0 and theirs.max() < 50257
     else:
