@@ -11,7 +11,7 @@ import pytransformer
 from pytransformer import _core, ops, reference
 
 ISAS = pytransformer.supported_isas()
-EDGES = [1, 7, 15, 16, 17, 31, 33, 255, 257, 1000]
+EDGES = [1, 7, 13, 15, 16, 17, 31, 33, 255, 257, 385, 1000]
 ACTIVATIONS = [None, "relu", "gelu", "gelu_tanh", "silu"]
 
 # Each edge size in turn as M, N and K, the other two small; then some larger mixes.
