@@ -166,8 +166,9 @@ void softmax_row(float* s, int nk, float& m, float& l, float& alpha) {
 }
 
 // O[r][0 : NDV W] = alpha[r] O[r][...] + sum_t p[t * PK + r] vrow[t][d0 : d0 + NDV W] for R
-// rows; the last vector holds tail_n <= W columns. p, alpha and o point at the first row.
-template <int R, int NDV, int PK>
+// rows; the last vector holds tail_n <= W columns (exactly W when kWholeVectors, which keeps
+// the partial-load branch out of the key loop). p, alpha and o point at the first row.
+template <int R, int NDV, int PK, bool kWholeVectors>
 void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int tail_n,
               const float* alpha, float* o, int64_t o_stride) {
   Reg acc[R][NDV];
@@ -179,7 +180,8 @@ void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int 
     const float* vt = vrow[t] + d0;
     Reg vv[NDV];
     for (int c = 0; c < NDV; ++c)
-      vv[c] = c + 1 < NDV ? V::load(vt + c * W) : load_n(vt + c * W, tail_n);
+      vv[c] = kWholeVectors || c + 1 < NDV ? V::load(vt + c * W)
+                                           : V::load_partial(vt + c * W, tail_n);
     for (int r = 0; r < R; ++r) {
       const Reg pt = V::set1(p[t * PK + r]);
       for (int c = 0; c < NDV; ++c) acc[r][c] = V::fma(pt, vv[c], acc[r][c]);
@@ -189,9 +191,25 @@ void pv_micro(const float* p, int nk, const float* const* vrow, int64_t d0, int 
     for (int c = 0; c < NDV; ++c) V::store(o + r * o_stride + c * W, acc[r][c]);
 }
 
-// One D-chunk of ndv <= NDV vectors starting at d0, for rows [0, n): R = pv_rows_for(NDV) at a
-// time (row groups may run past n, up to a multiple of kPvRowsMax), or one by one for the row path.
-// P is st in the block layout, st[t * BQ + r], or in the row layout, st[r * kTileKeys + t].
+// Rows [0, n) of one D-chunk of NDV vectors: R = pv_rows_for(NDV) at a time (row groups may
+// run past n, up to a multiple of kPvRowsMax), or one by one for the row path. P is st in the
+// block layout, st[t * BQ + r], or in the row layout, st[r * kTileKeys + t].
+template <int NDV, bool kWholeVectors>
+void pv_rows(bool by_row, const float* p, int nk, int n, const float* const* vrow, int64_t d0,
+             int tail_n, const float* alpha, float* o, int64_t o_stride) {
+  constexpr int R = pv_rows_for(NDV);
+  if (by_row) {
+    for (int r = 0; r < n; ++r)
+      pv_micro<1, NDV, 1, kWholeVectors>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r,
+                                         o + r * o_stride, o_stride);
+  } else {
+    for (int r = 0; r < n; r += R)
+      pv_micro<R, NDV, BQ, kWholeVectors>(p + r, nk, vrow, d0, tail_n, alpha + r,
+                                          o + r * o_stride, o_stride);
+  }
+}
+
+// One D-chunk of ndv <= NDV vectors starting at d0, for rows [0, n) (see pv_rows).
 template <int NDV = kPvVecs>
 void pv_cols(int ndv, bool by_row, const float* p, int nk, int n, const float* const* vrow,
              int64_t d0, int tail_n, const float* alpha, float* o, int64_t o_stride) {
@@ -199,15 +217,10 @@ void pv_cols(int ndv, bool by_row, const float* p, int nk, int n, const float* c
     if (ndv < NDV)
       return pv_cols<NDV - 1>(ndv, by_row, p, nk, n, vrow, d0, tail_n, alpha, o, o_stride);
   }
-  constexpr int R = pv_rows_for(NDV);
-  if (by_row) {
-    for (int r = 0; r < n; ++r)
-      pv_micro<1, NDV, 1>(p + r * kTileKeys, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride,
-                          o_stride);
-  } else {
-    for (int r = 0; r < n; r += R)
-      pv_micro<R, NDV, BQ>(p + r, nk, vrow, d0, tail_n, alpha + r, o + r * o_stride, o_stride);
-  }
+  if (tail_n == W)
+    pv_rows<NDV, true>(by_row, p, nk, n, vrow, d0, tail_n, alpha, o, o_stride);
+  else
+    pv_rows<NDV, false>(by_row, p, nk, n, vrow, d0, tail_n, alpha, o, o_stride);
 }
 
 // O (rows x Dp, Dp = D rounded up to W) = alpha O + P^T V, D in chunks of kPvVecs vectors.
