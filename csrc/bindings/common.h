@@ -4,7 +4,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "kernels/activation.h"
 #include "ops/tensor.h"
@@ -26,10 +28,27 @@ std::optional<ops::TensorView<const T>> optional_view(const py::object& a, const
   return view<T>(a.cast<py::array>(), name);
 }
 
-// A new C-contiguous array of `shape` (float32 unless T says otherwise).
+// A new C-contiguous array of `shape` (float32 unless T says otherwise), its data aligned to a
+// cache line. NumPy puts a large array 16 bytes past a page boundary, so every row of a GEMM
+// output would start mid-line and each of its vector stores would split across two lines:
+// measured, the GEMM of a [4096, 1536] output then spends ~15% more time. The array is a view
+// into a slightly larger one, which it keeps alive as its base.
 template <class T = float>
 py::array_t<T> new_array(const ops::Shape& shape) {
-  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  constexpr py::ssize_t kAlign = 64;
+  py::ssize_t count = 1;
+  for (const auto d : shape) count *= d;
+  py::array_t<T> storage(count + kAlign / static_cast<py::ssize_t>(sizeof(T)));
+  const auto address = reinterpret_cast<std::uintptr_t>(storage.mutable_data());
+  const auto skip = static_cast<py::ssize_t>((kAlign - address % kAlign) % kAlign / sizeof(T));
+  std::vector<py::ssize_t> strides(shape.size());
+  py::ssize_t stride = sizeof(T);
+  for (size_t i = shape.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= shape[i];
+  }
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()), strides,
+                        storage.mutable_data() + skip, storage);
 }
 // A mutable view of a new float32 array.
 ops::MutView mutable_view(py::array_t<float>& a);
