@@ -59,6 +59,16 @@ def test_epilogue(isa, shape, activation, with_bias, with_residual):
     run_and_check(shape, activation, with_bias, with_residual, seed=1)
 
 
+# Outputs of 4 MiB and more are written past the caches (streaming stores, whole aligned vectors
+# only): rows of 1000 floats alternate between aligned and unaligned starts, and K = 1000 takes
+# two depth blocks, the first stored normally and the last streamed over it.
+@pytest.mark.parametrize("activation", [None, "gelu"], ids=str)
+@pytest.mark.parametrize("shape", [(1100, 1000, 33), (1050, 1000, 1000)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_streamed_output(isa, shape, activation):
+    run_and_check(shape, activation, True, True, seed=3)
+
+
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape", [(1, 1000, 257), (8, 257, 1000), (1000, 255, 257), (16, 17, 33)],
                          ids=lambda s: "x".join(map(str, s)))

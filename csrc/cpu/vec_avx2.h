@@ -15,6 +15,9 @@ struct Vec {
   static reg set1(float x) { return _mm256_set1_ps(x); }
   static reg load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  // Store bypassing the caches (p aligned to 32 bytes); see vec_avx512.h.
+  static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
   static __m256i first(int n) {

@@ -15,6 +15,11 @@ struct Vec {
   static reg set1(float x) { return _mm512_set1_ps(x); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  // Store bypassing the caches (p aligned to 64 bytes): for outputs too large to stay cached,
+  // it saves reading each line in before writing it. stream_fence() orders these stores
+  // before later ones (another thread's reads), as plain stores are.
+  static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }

@@ -15,6 +15,9 @@ struct Vec {
   static reg set1(float x) { return x; }
   static reg load(const float* p) { return *p; }
   static void store(float* p, reg v) { *p = v; }
+  // The portable build has no cache-bypassing store: a plain one, needing no fence.
+  static void stream(float* p, reg v) { *p = v; }
+  static void stream_fence() {}
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { __builtin_prefetch(p); }
   static reg load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
