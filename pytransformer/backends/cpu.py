@@ -9,6 +9,8 @@ import numpy as np
 
 from .. import _core
 
+_ALIGN = 64  # bytes: a cache line, and an AVX-512 vector
+
 
 class CpuBackend:
     device = "cpu"
@@ -25,7 +27,13 @@ class CpuBackend:
 
     @staticmethod
     def empty(shape) -> np.ndarray:
-        return np.empty(shape, dtype=np.float32)
+        """An uninitialised float32 array aligned to a cache line, as the kernels' own outputs
+        are (see new_array in csrc/bindings/common.h): NumPy alone puts large arrays 16 bytes
+        past one, and vector stores into them would split across lines."""
+        count = int(np.prod(shape, dtype=np.int64))
+        storage = np.empty(count + _ALIGN // 4, dtype=np.float32)
+        skip = (-storage.ctypes.data % _ALIGN) // 4
+        return storage[skip: skip + count].reshape(shape)
 
     @staticmethod
     def contiguous(x) -> np.ndarray:
