@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -30,7 +31,7 @@ class CpuBackend:
         """An uninitialised float32 array aligned to a cache line, as the kernels' own outputs
         are (see new_array in csrc/bindings/common.h): NumPy alone puts large arrays 16 bytes
         past one, and vector stores into them would split across lines."""
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         storage = np.empty(count + _ALIGN // 4, dtype=np.float32)
         skip = (-storage.ctypes.data % _ALIGN) // 4
         return storage[skip: skip + count].reshape(shape)
