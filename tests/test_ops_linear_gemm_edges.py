@@ -70,7 +70,8 @@ def test_streamed_output(isa, shape, activation):
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("shape", [(1, 1000, 257), (8, 257, 1000), (1000, 255, 257), (16, 17, 33)],
+@pytest.mark.parametrize("shape", [(1, 1000, 257), (8, 257, 1000), (100, 257, 1000), (1000, 255, 257),
+                                   (16, 17, 33)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_threads(isa, shape, threads):
     previous = pytransformer.get_num_threads()
