@@ -1,5 +1,6 @@
-// 64-byte aligned heap memory (a cache line, and a whole zmm register) owned by a unique_ptr.
-// Packed weights, the KV cache and per-thread scratch all use it.
+// 64-byte aligned heap memory (a cache line, and a whole zmm register) owned by a unique_ptr;
+// blocks of 2 MiB and more start on a 2 MiB boundary, with transparent huge pages requested
+// (see aligned.cpp). Packed weights, the KV cache and per-thread scratch all use it.
 #pragma once
 #include <cstddef>
 #include <cstdlib>

@@ -1,0 +1,73 @@
+"""_core.KVCache (csrc/model/kv_cache.cpp) against plain NumPy bookkeeping of the same writes:
+strided k/v views (as the model passes them, out of one fused QKV projection), decode-sized
+and prompt-sized writes (the latter split among threads), beam reordering, and the errors."""
+import numpy as np
+import pytest
+
+import pytransformer
+from pytransformer import _core
+
+LAYERS, ROWS, HEADS, MAX_LEN, D = 2, 3, 4, 320, 64
+
+
+def qkv_views(rng, n):
+    """k and v [ROWS, HEADS, n, D] as strided views of one [ROWS, n, 3 * HEADS * D] array."""
+    qkv = rng.standard_normal((ROWS, n, 3 * HEADS * D), dtype=np.float32)
+    heads = lambda x: x.reshape(ROWS, n, HEADS, D).transpose(0, 2, 1, 3)
+    return heads(qkv[..., HEADS * D:2 * HEADS * D]), heads(qkv[..., 2 * HEADS * D:])
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    previous = pytransformer.get_num_threads()
+    pytransformer.set_num_threads(request.param)
+    yield request.param
+    pytransformer.set_num_threads(previous)
+
+
+def test_writes_match_numpy(threads):
+    rng = np.random.default_rng(0)
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    want_k = np.zeros((LAYERS, ROWS, HEADS, MAX_LEN, D), np.float32)
+    want_v = np.zeros_like(want_k)
+    start = 0
+    for n in (300, 1, 1, 7):  # a prompt (written by every thread), then decode steps
+        for layer in range(LAYERS):
+            k, v = qkv_views(rng, n)
+            cache.write(layer, k, v, start)
+            want_k[layer, :, :, start:start + n] = k
+            want_v[layer, :, :, start:start + n] = v
+        start += n
+    for layer in range(LAYERS):
+        np.testing.assert_array_equal(cache.keys(layer)[:, :, :start], want_k[layer, :, :, :start])
+        np.testing.assert_array_equal(cache.values(layer)[:, :, :start], want_v[layer, :, :, :start])
+
+
+def test_reorder_matches_numpy_permutation():
+    rng = np.random.default_rng(1)
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    n = 5
+    for layer in range(LAYERS):
+        cache.write(layer, *qkv_views(rng, n), 0)
+    before = [(cache.keys(i)[:, :, :n].copy(), cache.values(i)[:, :, :n].copy()) for i in range(LAYERS)]
+    sources = [2, 0, 1]  # a cycle: every row is overwritten while another still needs it
+    cache.reorder(sources, n)
+    for layer, (k, v) in enumerate(before):
+        np.testing.assert_array_equal(cache.keys(layer)[:, :, :n], k[sources])
+        np.testing.assert_array_equal(cache.values(layer)[:, :, :n], v[sources])
+
+
+def test_errors_name_the_argument():
+    rng = np.random.default_rng(2)
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    k, v = qkv_views(rng, 4)
+    with pytest.raises(ValueError, match="layer"):
+        cache.write(LAYERS, k, v, 0)
+    with pytest.raises(ValueError, match="start"):
+        cache.write(0, k, v, MAX_LEN - 3)
+    with pytest.raises(ValueError, match="v"):
+        cache.write(0, k, v[:, :, :3], 0)
+    with pytest.raises(ValueError, match="sources"):
+        cache.reorder([0, 1, ROWS], 1)
+    with pytest.raises(ValueError):
+        _core.KVCache(0, ROWS, HEADS, MAX_LEN, D)
