@@ -1,5 +1,6 @@
 """ISA selection (and the PYTRANSFORMER_ISA override), thread count, thread-count invariance
-and concurrent use from Python threads (the GIL is released inside the kernels)."""
+and concurrent use from Python threads (the GIL is released inside the kernels), and the
+cache-line aligned arrays of _core.empty."""
 
 import ast
 import os
@@ -142,3 +143,20 @@ def test_gil_is_released_for_concurrent_calls(rng, restore_threads):
     for i in range(2):
         np.testing.assert_allclose(results[i][0], reference.linear(xs[i], w, None, "relu"), rtol=0, atol=1e-4)
         np.testing.assert_allclose(results[i][1], reference.layer_norm(xs[i], w[0]), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 4), (32, 128, 12, 32), (0, 5), (4097, 1536)])
+def test_empty_is_float32_contiguous_and_cache_line_aligned(shape):
+    # NumPy alone puts large arrays 16 bytes past a cache line; ours must not.
+    a = _core.empty(shape)
+    assert a.shape == shape and a.dtype == np.float32
+    assert a.flags["C_CONTIGUOUS"] and a.flags["WRITEABLE"]
+    if a.size:
+        assert a.ctypes.data % 64 == 0
+    a[...] = 1.0  # the whole view is usable memory
+    assert a.sum() == a.size
+
+
+def test_empty_rejects_negative_dimensions():
+    with pytest.raises(ValueError, match="shape"):
+        _core.empty((2, -1))

@@ -17,6 +17,15 @@ void register_runtime(py::module_& m) {
         "Switch every later call to the kernels of `name`.");
   m.def("get_num_threads", &num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def(
+      "empty",
+      [](const ops::Shape& shape) {
+        for (const auto d : shape)
+          if (d < 0) throw py::value_error("shape: dimensions must be >= 0");
+        return new_array(shape);
+      },
+      py::arg("shape"),
+      "An uninitialised float32 array aligned to a cache line, as the kernels' outputs are.");
 
   py::enum_<Activation>(m, "Activation")
       .value("none", Activation::none)

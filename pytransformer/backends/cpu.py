@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
-
-_ALIGN = 64  # bytes: a cache line, and an AVX-512 vector
 
 
 class CpuBackend:
@@ -31,10 +28,7 @@ class CpuBackend:
         """An uninitialised float32 array aligned to a cache line, as the kernels' own outputs
         are (see new_array in csrc/bindings/common.h): NumPy alone puts large arrays 16 bytes
         past one, and vector stores into them would split across lines."""
-        count = math.prod(shape)
-        storage = np.empty(count + _ALIGN // 4, dtype=np.float32)
-        skip = (-storage.ctypes.data % _ALIGN) // 4
-        return storage[skip: skip + count].reshape(shape)
+        return _core.empty(shape)
 
     @staticmethod
     def contiguous(x) -> np.ndarray:
