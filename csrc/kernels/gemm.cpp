@@ -53,7 +53,9 @@ constexpr int64_t PREFETCH_AHEAD = 36;
 // An output at least this large cannot stay in this core's caches until it is read: its
 // finished tiles are streamed to memory instead of being stored, which saves reading every line
 // of c in before overwriting it (measured: MiniLM B=32 T=128, whose GEMM outputs are 6-25 MiB,
-// ~10% faster end to end). Smaller outputs stay cached for the op that reads them next.
+// faster in most interleaved A/B pairs, by up to ~10%; the loop alone runs at 88-92% of the FMA
+// peak when c is never written, ~75% when it goes to fresh memory). Smaller outputs stay cached
+// for the op that reads them next.
 constexpr int64_t kStreamOutputBytes = 4 << 20;
 
 struct Epilogue {
