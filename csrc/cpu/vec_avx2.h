@@ -20,6 +20,8 @@ struct Vec {
   static void stream_fence() { _mm_sfence(); }
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  // Hint: bring it into L2 only (for data read once, far ahead of its use).
+  static void prefetch_l2(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
   static __m256i first(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }

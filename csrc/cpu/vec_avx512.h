@@ -22,6 +22,8 @@ struct Vec {
   static void stream_fence() { _mm_sfence(); }
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+  // Hint: bring it into L2 only (for data read once, far ahead of its use).
+  static void prefetch_l2(const float* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1); }
   static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
   // n in [0, width]: lanes past n read as 0 and are never touched in memory.
   static reg load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }

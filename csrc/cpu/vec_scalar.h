@@ -20,6 +20,8 @@ struct Vec {
   static void stream_fence() {}
   // Hint: bring the cache line holding p into L1 ahead of its use (never faults).
   static void prefetch(const float* p) { __builtin_prefetch(p); }
+  // Hint: bring it into L2 only (for data read once, far ahead of its use).
+  static void prefetch_l2(const float* p) { __builtin_prefetch(p, 0, 2); }
   static reg load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
   static void store_partial(float* p, reg v, int n) {
     if (n > 0) *p = v;
