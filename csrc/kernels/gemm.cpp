@@ -47,13 +47,29 @@ constexpr int NR = NV * W;
 // for all of K: its A micro-panel (<= 144 KiB for K = 3072) then streams from L2, 48 B a step.
 constexpr int64_t KC = 768;
 constexpr int64_t MC = MR * 32;
-// Weights are prefetched this many depth steps ahead: 4.5 KiB into L1 when the panel is
-// multiplied by several row micro-panels (it is re-read from L2 by all but the first), 9 KiB
-// into L2 when a single row micro-panel (decode) reads each weight line once, straight from
-// memory. Measured on Emerald Rapids, 2 threads, M = 1: the L2 form streams 8-13% more GB/s
-// than the L1 form (M = 8: the same; M >= 16: ~5% slower than the L1 form).
-constexpr int64_t PREFETCH_AHEAD = 36;
-constexpr int64_t PREFETCH_AHEAD_DECODE = 72;
+// Where the weights come from decides how the micro-kernel reads them:
+//   cached:  many row micro-panels (M > MC) re-read each panel from L2; it is read in order
+//            and prefetched into L1 36 depth steps (4.5 KiB) ahead.
+//   memory:  a short prompt (MR < M <= MC): the first row micro-panel pulls each panel from
+//            memory. The panel is read as 4 interleaved depth ranges (4 sequential streams),
+//            each prefetched into L1 12 steps ahead.
+//   decode:  one row micro-panel (M <= MR) reads each weight once, straight from memory: 4
+//            streams, each prefetched into L2 36 steps ahead.
+// Why streams: a memory-bound loop with more FMAs per weight byte keeps fewer loads in flight
+// (its body fills the reorder window sooner), so fewer weight bytes arrive per second: 2
+// threads, 600 MB of distinct weights, one stream: 18 GB/s at M = 1 but 11 at M = 8 and 9 at
+// M = 16. Four streams give the hardware prefetchers four pages to run ahead on. Measured in
+// paired runs on Emerald Rapids: M = 16 +15-25%, M = 8 and 12 +2-23%, M = 1 within +-3%;
+// M = 128 and 512 within +-6%; M = 4096 2-9% slower, hence one stream when panels are cached.
+// The L2 form for decode streamed 8-13% more GB/s than the L1 form at M = 1.
+enum class WeightPath { cached, memory, decode };
+
+template <WeightPath P>
+struct WeightReads {
+  static constexpr int streams = P == WeightPath::cached ? 1 : 4;
+  static constexpr int64_t prefetch_ahead = P == WeightPath::memory ? 12 : 36;  // per stream
+};
+
 // An output at least this large cannot stay in this core's caches until it is read: its
 // finished tiles are streamed to memory instead of being stored, which saves reading every line
 // of c in before overwriting it (measured: MiniLM B=32 T=128, whose GEMM outputs are 6-25 MiB,
@@ -69,25 +85,32 @@ struct Epilogue {
   bool stream;            // write c past the caches (see kStreamOutputBytes)
 };
 
-// c[M x n_valid] (+)= a_panel [kc][MR] @ w_panel [kc][NR]; on the last depth block the epilogue
-// runs on the registers. M <= MR is a template parameter so a short last block keeps its
+// The micro-kernel, in two halves that meet in a tile of MR x NV registers (stored to the stack
+// in between: up to 24 vector stores and loads per tile, against kc steps of ~45 instructions):
+//   multiply<P, M>:    acc [M rows][NR] = a_panel [kc][MR] @ w_panel [kc][NR];
+//   write_tile<A, M>:  c[M x n_valid] (+)= acc, and on the last depth block the epilogue (bias,
+//                      activation, residual) on the registers before c is written.
+// Split so each is compiled once per (weight path, rows) and (activation, rows) rather than
+// once per all three. M <= MR is a template parameter so a short last micro-panel keeps its
 // accumulators in registers too.
-template <Activation A, bool Decode, int M>
-void micro_kernel(int64_t kc, const float* a, const float* w, float* c, int64_t ldc, int n_valid,
-                  bool accumulate, bool last, const Epilogue& ep) {
+using Tile = reg[MR][NV];
+
+template <WeightPath P, int M>
+void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
   reg acc[M][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
 
-  for (int64_t p = 0; p < kc; ++p) {
+  auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
+    const float* ahead = w + (p + WeightReads<P>::prefetch_ahead) * NR;
 #pragma GCC unroll 4
     for (int line = 0; line < (NR + 15) / 16; ++line) {
-      if (Decode)
-        V::prefetch_l2(w + (p + PREFETCH_AHEAD_DECODE) * NR + line * 16);
+      if (P == WeightPath::decode)
+        V::prefetch_l2(ahead + line * 16);
       else
-        V::prefetch(w + (p + PREFETCH_AHEAD) * NR + line * 16);
+        V::prefetch(ahead + line * 16);
     }
     reg wv[NV];
 #pragma GCC unroll 4
@@ -98,8 +121,25 @@ void micro_kernel(int64_t kc, const float* a, const float* w, float* c, int64_t 
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
     }
-  }
+  };
+  // The depth as `streams` interleaved ranges summed into the same accumulators (the same sum,
+  // in another order), then the remainder.
+  constexpr int streams = WeightReads<P>::streams;
+  const int64_t range = kc / streams;
+  for (int64_t p = 0; p < range; ++p)
+#pragma GCC unroll 4
+    for (int s = 0; s < streams; ++s) depth_step(p + s * range);
+  for (int64_t p = streams * range; p < kc; ++p) depth_step(p);
 
+#pragma GCC unroll 16
+  for (int r = 0; r < M; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) tile[r][j] = acc[r][j];
+}
+
+template <Activation A, int M>
+void write_tile(const Tile& tile, float* c, int64_t ldc, int n_valid, bool accumulate, bool last,
+                const Epilogue& ep) {
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r) {
 #pragma GCC unroll 4
@@ -108,7 +148,7 @@ void micro_kernel(int64_t kc, const float* a, const float* w, float* c, int64_t 
       const int n = n_valid - col < W ? n_valid - col : W;
       if (n <= 0) break;
       float* dst = c + r * ldc + col;
-      reg v = acc[r][j];
+      reg v = tile[r][j];
       if (accumulate) v = V::add(v, V::load_partial(dst, n));
       if (last) {
         if (ep.bias) v = V::add(v, V::load_partial(ep.bias + col, n));
@@ -123,13 +163,18 @@ void micro_kernel(int64_t kc, const float* a, const float* w, float* c, int64_t 
   }
 }
 
-template <Activation A>
-using MicroKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, bool,
-                             bool, const Epilogue&);
+using Multiply = void (*)(int64_t, const float*, const float*, Tile&);
+using WriteTile = void (*)(const Tile&, float*, int64_t, int, bool, bool, const Epilogue&);
 
-template <Activation A, bool Decode, int... Ms>
-constexpr MicroKernel<A> kernel_for_rows(int m, std::integer_sequence<int, Ms...>) {
-  constexpr MicroKernel<A> table[] = {&micro_kernel<A, Decode, Ms + 1>...};
+template <WeightPath P, int... Ms>
+constexpr Multiply multiply_for_rows(int m, std::integer_sequence<int, Ms...>) {
+  constexpr Multiply table[] = {&multiply<P, Ms + 1>...};
+  return table[m - 1];
+}
+
+template <Activation A, int... Ms>
+constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>) {
+  constexpr WriteTile table[] = {&write_tile<A, Ms + 1>...};
   return table[m - 1];
 }
 
@@ -189,11 +234,14 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
         const Epilogue ep{g.bias ? g.bias + col0 : nullptr,
                           g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
                           g.ld_residual, g.stream};
-        const auto kernel =
-            g.m <= MR ? kernel_for_rows<A, true>(rows, std::make_integer_sequence<int, MR>{})
-                      : kernel_for_rows<A, false>(rows, std::make_integer_sequence<int, MR>{});
-        kernel(kc, a_packed + i0 * kc, w, g.c + row * g.ldc + col0, g.ldc, n_valid, k0 > 0, last,
-               ep);
+        constexpr auto all_rows = std::make_integer_sequence<int, MR>{};
+        const auto multiply = g.m <= MR   ? multiply_for_rows<WeightPath::decode>(rows, all_rows)
+                              : g.m <= MC ? multiply_for_rows<WeightPath::memory>(rows, all_rows)
+                                          : multiply_for_rows<WeightPath::cached>(rows, all_rows);
+        Tile tile;
+        multiply(kc, a_packed + i0 * kc, w, tile);
+        write_tile_for_rows<A>(rows, all_rows)(tile, g.c + row * g.ldc + col0, g.ldc, n_valid,
+                                               k0 > 0, last, ep);
       }
     }
   }
