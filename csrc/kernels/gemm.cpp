@@ -122,14 +122,7 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
       for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
     }
   };
-  // The depth as `streams` interleaved ranges summed into the same accumulators (the same sum,
-  // in another order), then the remainder.
-  constexpr int streams = WeightReads<P>::streams;
-  const int64_t range = kc / streams;
-  for (int64_t p = 0; p < range; ++p)
-#pragma GCC unroll 4
-    for (int s = 0; s < streams; ++s) depth_step(p + s * range);
-  for (int64_t p = streams * range; p < kc; ++p) depth_step(p);
+  for_each_depth_step<WeightReads<P>::streams>(kc, depth_step);
 
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r)

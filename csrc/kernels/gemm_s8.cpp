@@ -94,11 +94,7 @@ void multiply(int64_t kq, const uint8_t* a, const int8_t* w, Tile& tile) {
       for (int j = 0; j < NV; ++j) acc[r][j] = S::dot(acc[r][j], av, wv[j]);
     }
   };
-  const int64_t range = kq / Streams;
-  for (int64_t p = 0; p < range; ++p)
-#pragma GCC unroll 4
-    for (int s = 0; s < Streams; ++s) depth_step(p + s * range);
-  for (int64_t p = Streams * range; p < kq; ++p) depth_step(p);
+  for_each_depth_step<Streams>(kq, depth_step);
 
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r)

@@ -1,5 +1,6 @@
-// How the float32 and int8 GEMMs share C [m rows, panels of NR columns] among threads.
-// Included by kernel sources only (it lives in the ISA's namespace like them).
+// What the float32 and int8 GEMMs share: how C [m rows, panels of NR columns] is split among
+// threads, and the order a micro-kernel walks its depth in. Included by kernel sources only
+// (it lives in the ISA's namespace like them).
 #pragma once
 #include <cstdint>
 
@@ -36,6 +37,20 @@ void for_each_gemm_task(int64_t m, int64_t panels, int64_t max_rows, int64_t mr,
       block(row0, m - row0 < rows ? m - row0 : rows, panels * slice / slices,
             panels * (slice + 1) / slices);
   }
+}
+
+// Runs step(p) for every p in [0, depth): as Streams interleaved ranges of depth / Streams
+// steps (step(p), step(p + range), ... in turn), then the remainder in order. A micro-kernel
+// that sums every step into the same accumulators gets the same sum in another order, while
+// reading its weight panel as Streams sequential streams: with more streams in flight the
+// prefetchers keep more of a memory-bound panel coming (see WeightPath in gemm.cpp).
+template <int Streams, class Step>
+__attribute__((always_inline)) inline void for_each_depth_step(int64_t depth, Step&& step) {
+  const int64_t range = depth / Streams;
+  for (int64_t p = 0; p < range; ++p)
+#pragma GCC unroll 4
+    for (int s = 0; s < Streams; ++s) step(p + s * range);
+  for (int64_t p = Streams * range; p < depth; ++p) step(p);
 }
 
 }  // namespace pt::kernels::PT_ISA_NS
