@@ -9,5 +9,6 @@ PYBIND11_MODULE(_core, m) {
   pt::bindings::register_linear(m);
   pt::bindings::register_linear_int8(m);
   pt::bindings::register_kv_cache(m);
+  pt::bindings::register_layer(m);
   pt::bindings::register_machine_peaks(m);
 }

@@ -6,7 +6,7 @@
 namespace pt::bindings {
 
 void register_linear(py::module_& m) {
-  py::class_<ops::PackedLinear>(m, "PackedLinear")
+  py::class_<ops::PackedLinear, std::shared_ptr<ops::PackedLinear>>(m, "PackedLinear")
       .def(py::init([](const py::array& weight, const py::object& bias) {
              const auto wv = view<float>(weight, "weight");
              const auto bv = optional_view<float>(bias, "bias");

@@ -42,7 +42,7 @@ void register_linear_int8(py::module_& m) {
       },
       py::arg("x"), py::arg("kernel") = py::none());
 
-  py::class_<ops::PackedLinearInt8>(m, "PackedLinearInt8")
+  py::class_<ops::PackedLinearInt8, std::shared_ptr<ops::PackedLinearInt8>>(m, "PackedLinearInt8")
       .def(py::init([](const py::array& weight, const py::array& scales, const py::object& bias,
                        const std::optional<std::string>& kernel) {
              const auto wv = view<int8_t>(weight, "weight");

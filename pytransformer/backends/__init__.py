@@ -7,6 +7,8 @@ same methods, so the layer code is written once:
   layers   linear(weight, bias, weight_scale) -> object with forward(x, activation, residual),
            layer_norm, rms_norm, rotary, embedding, gated_activation, attention,
            kv_cache(layers, rows, kv_heads, max_length, head_dim)
+  optional transformer_layer(**parts): a whole layer in one call (the CPU's); the model layer
+           runs the layers op by op on a backend without it
 
 Views (slicing, reshape, transpose) are the arrays' own: NumPy's, or DeviceArray's, which
 mirrors them (pytransformer/backends/device_array.py).

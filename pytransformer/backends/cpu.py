@@ -72,5 +72,15 @@ class CpuBackend:
     def kv_cache(layers: int, rows: int, kv_heads: int, max_length: int, head_dim: int):
         return _core.KVCache(layers, rows, kv_heads, max_length, head_dim)
 
+    # -- whole layers -----------------------------------------------------------------------
+    @staticmethod
+    def transformer_layer(**parts):
+        """A layer run in one call (csrc/model/transformer_layer.h): the keyword arguments of
+        _core.TransformerLayer, with each norm given as (weight, bias, eps, rms)."""
+        for name in ("self_norm", "cross_norm", "ffn_norm"):
+            if parts.get(name) is not None:
+                parts[name] = _core.Norm(*parts[name])
+        return _core.TransformerLayer(**parts)
+
 
 CPU = CpuBackend()

@@ -18,7 +18,7 @@ from ..weights import Tensors
 from .embeddings import Embeddings
 from .encoder import EncoderStack, PackedBatch, key_padding_mask, token_ids
 from .cache import DecoderCache
-from .layers import Attention, FeedForward, Linear, Norm, release_pages
+from .layers import Attention, FeedForward, Linear, Norm, release_pages, whole_layer
 
 
 class DecoderLayer:
@@ -31,9 +31,18 @@ class DecoderLayer:
         self.cross_attn_norm = Norm(config, tensors, name + ".cross_attn_norm", backend) if cross else None
         self.ffn = FeedForward(config, tensors, name + ".ffn", backend)
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm", backend)
+        self.whole = whole_layer(config, self.self_attn, self.self_attn_norm, self.ffn,
+                                 self.ffn_norm, self.cross_attn, self.cross_attn_norm, backend)
 
     def __call__(self, h, self_mask, positions, memory_kv=None, memory_offsets=None, cache=None,
                  layer: int = 0) -> np.ndarray:
+        if self.whole is not None:
+            memory_k, memory_v = memory_kv if memory_kv is not None else (None, None)
+            return self.whole.forward(
+                h, positions=positions, key_padding_mask=self_mask, causal=True,
+                cache=None if cache is None else cache.store, cache_layer=layer,
+                cache_start=0 if cache is None else cache.length, memory_k=memory_k,
+                memory_v=memory_v, memory_offsets=memory_offsets)
         sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
             x, r, key_padding_mask=self_mask, causal=True, positions=positions, cache=cache,
             layer=layer))]

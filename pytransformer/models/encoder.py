@@ -12,7 +12,7 @@ from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .layers import Attention, FeedForward, Norm, release_pages
+from .layers import Attention, FeedForward, Norm, release_pages, whole_layer
 
 
 class EncoderLayer:
@@ -22,9 +22,13 @@ class EncoderLayer:
         self.attn_norm = Norm(config, tensors, name + ".attn_norm", backend)
         self.ffn = FeedForward(config, tensors, name + ".ffn", backend)
         self.ffn_norm = Norm(config, tensors, name + ".ffn_norm", backend)
+        self.whole = whole_layer(config, self.attention, self.attn_norm, self.ffn, self.ffn_norm,
+                                 backend=backend)
 
     def __call__(self, h: np.ndarray, offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """h: [1, N, E], the tokens of every sequence back to back (offsets [B + 1])."""
+        if self.whole is not None:
+            return self.whole.forward(h, offsets=offsets, positions=positions)
         if self.pre_norm:  # h + Attn(LN(h)), then + FFN(LN(.))
             h = self.attention(self.attn_norm(h), h, offsets=offsets, positions=positions)
             return self.ffn(self.ffn_norm(h), h)

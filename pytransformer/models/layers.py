@@ -74,6 +74,10 @@ class Norm:
         bias = None if self.rms else _optional(tensors, name + ".bias")
         self.bias = None if bias is None else backend.weight(bias)
 
+    def parts(self):
+        """(weight, bias, eps, rms), as the backend's transformer_layer takes a norm."""
+        return self.weight, self.bias, self.eps, self.rms
+
     def __call__(self, x: np.ndarray, residual: Optional[np.ndarray] = None) -> np.ndarray:
         if self.rms:
             return self.backend.rms_norm(x, self.weight, self.eps, residual)
@@ -166,3 +170,24 @@ class FeedForward:
         else:
             hidden = self.up(x)
         return self.down(hidden, residual)
+
+
+def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn: FeedForward,
+                ffn_norm: Norm, cross_attn: Optional[Attention] = None,
+                cross_norm: Optional[Norm] = None, backend=CPU):
+    """The layer made of these boxes as one backend call (the CPU's C++ TransformerLayer, which
+    shares their packed weights), or None on a backend that runs layers op by op. Its forward
+    computes what the boxes' own calls compute, in the same order, with the same kernels."""
+    build = getattr(backend, "transformer_layer", None)
+    if build is None:
+        return None
+    cross = {}
+    if cross_attn is not None:
+        cross = dict(cross_q=cross_attn.q.packed, cross_out=cross_attn.out.packed,
+                     cross_norm=cross_norm.parts())
+    return build(heads=self_attn.heads, kv_heads=self_attn.kv_heads, head_dim=self_attn.head_dim,
+                 pre_norm=config.norm_position == "pre", rotary_base=self_attn.rotary_base,
+                 activation=_ACTIVATIONS[config.activation], qkv=self_attn.qkv.packed,
+                 out=self_attn.out.packed, self_norm=self_norm.parts(), up=ffn.up.packed,
+                 gate=ffn.gate.packed if ffn.gated else None, down=ffn.down.packed,
+                 ffn_norm=ffn_norm.parts(), **cross)
