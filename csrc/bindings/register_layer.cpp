@@ -108,16 +108,17 @@ void register_layer(py::module_& m) {
              shape.pre_norm = pre_norm;
              shape.rotary_base = rotary_base;
              shape.activation = activation;
-             shape.gated = !gate.is_none();
              model::SelfAttentionWeights self{linear_of(qkv, "qkv"), linear_of(out, "out"),
                                               norm_of(self_norm, "self_norm")};
              std::optional<model::CrossAttentionWeights> cross;
+             if (cross_q.is_none() && !(cross_out.is_none() && cross_norm.is_none()))
+               throw py::value_error("cross_q: cross_out and cross_norm were given without it");
              if (!cross_q.is_none())
                cross = model::CrossAttentionWeights{linear_of(cross_q, "cross_q"),
                                                     linear_of(cross_out, "cross_out"),
                                                     norm_of(cross_norm, "cross_norm")};
              std::optional<model::Linear> gate_linear;
-             if (shape.gated) gate_linear = linear_of(gate, "gate");
+             if (!gate.is_none()) gate_linear = linear_of(gate, "gate");
              model::FeedForwardWeights ffn{linear_of(up, "up"), gate_linear,
                                            linear_of(down, "down"), norm_of(ffn_norm, "ffn_norm")};
              return new model::TransformerLayer(shape, std::move(self), std::move(cross),

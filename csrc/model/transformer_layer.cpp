@@ -118,19 +118,16 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
   const int64_t E = d_model_, F = ffn_.up.out_features();
   check_linear(self_.qkv, "qkv", E, (H + 2 * Hkv) * D);
   check_linear(self_.out, "out", H * D, E);
-  check_norm(self_.norm, "self_attention norm", E);
+  check_norm(self_.norm, "self_norm", E);
   if (cross_) {
-    check_linear(cross_->q, "cross_attention q", E, H * D);
-    check_linear(cross_->out, "cross_attention out", H * D, E);
-    check_norm(cross_->norm, "cross_attention norm", E);
+    check_linear(cross_->q, "cross_q", E, H * D);
+    check_linear(cross_->out, "cross_out", H * D, E);
+    check_norm(cross_->norm, "cross_norm", E);
   }
   check_linear(ffn_.up, "up", E, F);
-  if (shape.gated != ffn_.gate.has_value())
-    throw std::invalid_argument(shape.gated ? "gate: a gated feed-forward needs a gate Linear"
-                                            : "gate: given for a feed-forward that is not gated");
   if (ffn_.gate) check_linear(*ffn_.gate, "gate", E, F);
   check_linear(ffn_.down, "down", F, E);
-  check_norm(ffn_.norm, "ffn norm", E);
+  check_norm(ffn_.norm, "ffn_norm", E);
 }
 
 void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
@@ -144,6 +141,21 @@ void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
   if (cross_ && !(in.memory_k && in.memory_v))
     throw std::invalid_argument("memory_k, memory_v: this layer has cross-attention, which "
                                 "needs the memory's keys and values");
+  if (!cross_ && (in.memory_k || in.memory_v || in.memory_offsets))
+    throw std::invalid_argument("memory_k, memory_v, memory_offsets: this layer has no "
+                                "cross-attention");
+  if (in.cache) {
+    const KVCache& cache = *in.cache;
+    if (in.offsets)
+      throw std::invalid_argument("offsets: packed sequences cannot use a KV cache");
+    if (cache.rows() != h.dim(0) || cache.kv_heads() != shape_.kv_heads ||
+        cache.head_dim() != shape_.head_dim)
+      throw std::invalid_argument(
+          "cache: expected " + std::to_string(h.dim(0)) + " rows of " +
+          std::to_string(shape_.kv_heads) + " heads of " + std::to_string(shape_.head_dim) +
+          ", got " + std::to_string(cache.rows()) + " rows of " +
+          std::to_string(cache.kv_heads()) + " heads of " + std::to_string(cache.head_dim()));
+  }
   const int64_t n = h.numel();
 
   // The residual stream: each block reads x and writes the next x, the last one into `out`.
@@ -225,7 +237,7 @@ void TransformerLayer::cross_attention(const ops::ConstView& x, const ops::Const
   float* context = workspace(kContext, B * T * H * D);
   ops::attention(as_heads<const float>(q, B, T, H, D, H * D), *in.memory_k, *in.memory_v,
                  nullptr, false, nullptr, 1.0f / std::sqrt(static_cast<float>(D)),
-                 as_heads(context, B, T, H, D, H * D), nullptr, in.memory_offsets);
+                 as_heads(context, B, T, H, D, H * D), in.offsets, in.memory_offsets);
   cross_->out.forward(dense<const float>(context, {B, T, H * D}), Activation::none, &residual,
                       out);
 }

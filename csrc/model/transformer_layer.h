@@ -53,8 +53,7 @@ struct LayerShape {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
   bool pre_norm = false;                 // x + f(norm(x)); else norm(x + f(x))
   std::optional<float> rotary_base;      // rotary positions on self-attention's q and k
-  Activation activation = Activation::none;
-  bool gated = false;                    // act(x W_gate) * (x W_up), SwiGLU
+  Activation activation = Activation::none;  // of up, or of the gate when there is one
 };
 
 struct SelfAttentionWeights {
@@ -71,15 +70,15 @@ struct CrossAttentionWeights {
 
 struct FeedForwardWeights {
   Linear up;                   // [F, E]
-  std::optional<Linear> gate;  // [F, E] when gated
+  std::optional<Linear> gate;  // [F, E]: hidden = act(x W_gate) * (x W_up) (SwiGLU)
   Linear down;                 // [E, F]
   Norm norm;
 };
 
 // What one call attends to, beyond the hidden states.
 struct LayerInputs {
-  // Packed (padding-free) self-attention: h is [1, N, E] holding every sequence back to back,
-  // sequence b at [offsets[b], offsets[b + 1]).
+  // Packed (padding-free) sequences: h is [1, N, E] holding every sequence back to back,
+  // sequence b at [offsets[b], offsets[b + 1]). Not with a cache.
   const ops::TensorView<const int64_t>* offsets = nullptr;
   // Rotary positions, [B, T] or [1, N] when packed (see ops::rotary).
   const ops::TensorView<const int64_t>* positions = nullptr;
@@ -91,7 +90,8 @@ struct LayerInputs {
   KVCache* cache = nullptr;
   int64_t cache_layer = 0;
   int64_t cache_start = 0;
-  // Cross-attention: the memory's keys and values [1, Hkv, N_src, D], packed per sequence.
+  // Cross-attention: the memory's keys and values [1, Hkv, N_src, D], packed per sequence
+  // (memory_offsets [B + 1]), or [B, Hkv, S, D] without memory_offsets.
   const ops::ConstView* memory_k = nullptr;
   const ops::ConstView* memory_v = nullptr;
   const ops::TensorView<const int64_t>* memory_offsets = nullptr;
