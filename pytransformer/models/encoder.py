@@ -39,23 +39,32 @@ class EncoderLayer:
 
 class PackedBatch:
     """The real tokens of a padded batch [B, T], back to back: padding costs no work.
-    index: their flat positions in [B * T]; offsets [B + 1]: where each sequence starts."""
+    index: their flat positions in [B * T] (None when every position is real, so that packing
+    and unpacking are reshapes); offsets [B + 1]: where each sequence starts."""
 
     def __init__(self, key_padding_mask: Optional[np.ndarray], shape):
         B, T = shape
-        keep = np.ones(shape, dtype=bool) if key_padding_mask is None else ~key_padding_mask
         self.shape = (B, T)
+        if key_padding_mask is None or not key_padding_mask.any():
+            self.index = None
+            self.offsets = np.arange(0, (B + 1) * T, T, dtype=np.int64)
+            self.columns = np.tile(np.arange(T, dtype=np.int64), B)[None]
+            return
+        keep = ~key_padding_mask
         self.index = np.flatnonzero(keep)
         self.offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
         self.columns = (self.index % T).astype(np.int64)[None]  # each token's position in its row
 
     def pack(self, x: np.ndarray) -> np.ndarray:
         """[B, T, ...] -> [1, N, ...]"""
-        return x.reshape(self.shape[0] * self.shape[1], *x.shape[2:])[self.index][None]
+        flat = x.reshape(1, self.shape[0] * self.shape[1], *x.shape[2:])
+        return flat if self.index is None else flat[:, self.index]
 
     def unpack(self, packed: np.ndarray) -> np.ndarray:
         """[1, N, E] -> [B, T, E], zeros at padded positions."""
         B, T = self.shape
+        if self.index is None:
+            return packed.reshape(B, T, -1)
         out = np.zeros((B * T, packed.shape[-1]), dtype=np.float32)
         out[self.index] = packed[0]
         return out.reshape(B, T, -1)
