@@ -64,6 +64,31 @@ class KVCache:
     @property
     def nbytes(self) -> int: ...
 
+class Norm:
+    def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None, eps: float = 1e-5,
+                 rms: bool = False) -> None: ...
+
+class TransformerLayer:
+    def __init__(self, *, heads: int, kv_heads: int, head_dim: int, pre_norm: bool,
+                 rotary_base: Optional[float] = None, activation: Activation = ...,
+                 qkv: PackedLinear | PackedLinearInt8, out: PackedLinear | PackedLinearInt8,
+                 self_norm: Norm, up: PackedLinear | PackedLinearInt8,
+                 gate: Optional[PackedLinear | PackedLinearInt8] = None,
+                 down: PackedLinear | PackedLinearInt8, ffn_norm: Norm,
+                 cross_q: Optional[PackedLinear | PackedLinearInt8] = None,
+                 cross_out: Optional[PackedLinear | PackedLinearInt8] = None,
+                 cross_norm: Optional[Norm] = None) -> None: ...
+    def forward(self, h: np.ndarray, *, offsets: Optional[np.ndarray] = None,
+                positions: Optional[np.ndarray] = None,
+                key_padding_mask: Optional[np.ndarray] = None, causal: bool = False,
+                cache: Optional[KVCache] = None, cache_layer: int = 0, cache_start: int = 0,
+                memory_k: Optional[np.ndarray] = None, memory_v: Optional[np.ndarray] = None,
+                memory_offsets: Optional[np.ndarray] = None) -> np.ndarray: ...
+    @property
+    def d_model(self) -> int: ...
+    @property
+    def has_cross_attention(self) -> bool: ...
+
 
 def supported_int8_kernels() -> list[str]: ...
 def int8_kernel() -> str: ...
