@@ -35,11 +35,6 @@ model::Norm norm_of(const py::object& norm, const char* name) {
   return norm.cast<model::Norm>();
 }
 
-template <class T>
-const T* optional_ptr(const std::optional<T>& o) {
-  return o ? &*o : nullptr;
-}
-
 py::array_t<float> forward(const model::TransformerLayer& layer, const py::array& h,
                            const py::object& offsets, const py::object& positions,
                            const py::object& key_padding_mask, bool causal,
@@ -54,9 +49,9 @@ py::array_t<float> forward(const model::TransformerLayer& layer, const py::array
   const auto memory_v_v = optional_view<float>(memory_v, "memory_v");
   const auto memory_offsets_v = optional_view<int64_t>(memory_offsets, "memory_offsets");
   model::LayerInputs in;
-  in.offsets = optional_ptr(offsets_v);
-  in.positions = optional_ptr(positions_v);
-  in.key_padding_mask = optional_ptr(mask_v);
+  in.offsets = ptr(offsets_v);
+  in.positions = ptr(positions_v);
+  in.key_padding_mask = ptr(mask_v);
   in.causal = causal;
   if (!cache.is_none()) {
     if (!py::isinstance<model::KVCache>(cache))
@@ -65,9 +60,9 @@ py::array_t<float> forward(const model::TransformerLayer& layer, const py::array
   }
   in.cache_layer = cache_layer;
   in.cache_start = cache_start;
-  in.memory_k = optional_ptr(memory_k_v);
-  in.memory_v = optional_ptr(memory_v_v);
-  in.memory_offsets = optional_ptr(memory_offsets_v);
+  in.memory_k = ptr(memory_k_v);
+  in.memory_v = ptr(memory_v_v);
+  in.memory_offsets = ptr(memory_offsets_v);
   auto out = new_array(hv.shape);
   auto out_v = mutable_view(out);
   py::gil_scoped_release release;

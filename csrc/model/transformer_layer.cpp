@@ -114,8 +114,7 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
   if (shape.rotary_base && D % 2 != 0)
     throw std::invalid_argument("head_dim: rotary positions need an even head_dim, got " +
                                 std::to_string(D));
-  d_model_ = self_.qkv.in_features();
-  const int64_t E = d_model_, F = ffn_.up.out_features();
+  const int64_t E = d_model(), F = ffn_.up.out_features();
   check_linear(self_.qkv, "qkv", E, (H + 2 * Hkv) * D);
   check_linear(self_.out, "out", H * D, E);
   check_norm(self_.norm, "self_norm", E);
@@ -134,8 +133,8 @@ void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
                                const ops::MutView& out) const {
   ops::expect_rank("h", h, 3);
   ops::expect_contiguous("h", h);
-  if (h.dim(2) != d_model_)
-    ops::fail_shape("h", "[B, T, " + std::to_string(d_model_) + "]", h.shape);
+  if (h.dim(2) != d_model())
+    ops::fail_shape("h", "[B, T, " + std::to_string(d_model()) + "]", h.shape);
   ops::expect_shape("out", out, h.shape);
   ops::expect_contiguous("out", out);
   if (cross_ && !(in.memory_k && in.memory_v))
@@ -244,21 +243,18 @@ void TransformerLayer::cross_attention(const ops::ConstView& x, const ops::Const
 
 void TransformerLayer::feed_forward(const ops::ConstView& x, const ops::ConstView& residual,
                                     const LayerInputs&, const ops::MutView& out) const {
-  const int64_t rows = x.numel() / d_model_, F = ffn_.up.out_features();
-  const auto hidden = dense(workspace(kHidden, rows * F), {rows, F});
-  const auto flat_x = dense(x.data, {rows, d_model_});
+  const int64_t B = x.dim(0), T = x.dim(1), F = ffn_.up.out_features();
+  const auto hidden = dense(workspace(kHidden, B * T * F), {B, T, F});
   if (ffn_.gate) {
-    const auto gate = dense(workspace(kGate, rows * F), {rows, F});
-    ffn_.gate->forward(flat_x, Activation::none, nullptr, gate);
-    ffn_.up.forward(flat_x, Activation::none, nullptr, hidden);
+    const auto gate = dense(workspace(kGate, B * T * F), {B, T, F});
+    ffn_.gate->forward(x, Activation::none, nullptr, gate);
+    ffn_.up.forward(x, Activation::none, nullptr, hidden);
     // Elementwise, so the product may overwrite the up projection it reads.
     ops::gated_activation(as_const(gate), as_const(hidden), shape_.activation, hidden);
   } else {
-    ffn_.up.forward(flat_x, shape_.activation, nullptr, hidden);
+    ffn_.up.forward(x, shape_.activation, nullptr, hidden);
   }
-  const auto flat_residual = dense(residual.data, {rows, d_model_});
-  ffn_.down.forward(as_const(hidden), Activation::none, &flat_residual,
-                    dense(out.data, {rows, d_model_}));
+  ffn_.down.forward(as_const(hidden), Activation::none, &residual, out);
 }
 
 }  // namespace pt::model

@@ -106,7 +106,7 @@ class TransformerLayer {
   // out [B, T, E] = the layer applied to h [B, T, E] (both contiguous).
   void forward(const ops::ConstView& h, const LayerInputs& in, const ops::MutView& out) const;
 
-  int64_t d_model() const { return d_model_; }
+  int64_t d_model() const { return self_.qkv.in_features(); }
   bool has_cross_attention() const { return cross_.has_value(); }
 
  private:
@@ -119,7 +119,6 @@ class TransformerLayer {
                     const LayerInputs& in, const ops::MutView& out) const;
 
   LayerShape shape_;
-  int64_t d_model_ = 0;
   SelfAttentionWeights self_;
   std::optional<CrossAttentionWeights> cross_;
   FeedForwardWeights ffn_;
