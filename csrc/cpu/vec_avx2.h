@@ -86,6 +86,26 @@ struct Vec {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  // In place: lane j of r[i] becomes lane i of r[j] (an 8 x 8 block). Rows interleave in
+  // pairs, then in fours, leaving column 4L + c of rows 4g..4g+3 in 128-bit lane L of
+  // u[4g + c]; the 128-bit halves are then swapped across.
+  static void transpose(reg (&r)[width]) {
+    reg t[width], u[width];
+    for (int i = 0; i < width; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < width; g += 4) {
+      for (int h = 0; h < 2; ++h) {
+        u[g + 2 * h] = _mm256_shuffle_ps(t[g + h], t[g + 2 + h], 0x44);
+        u[g + 2 * h + 1] = _mm256_shuffle_ps(t[g + h], t[g + 2 + h], 0xEE);
+      }
+    }
+    for (int c = 0; c < 4; ++c) {
+      r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+      r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+  }
 };
 
 // int8 x int8 -> int32 dot products for the int8 GEMM: 8 columns x 4 depths a register. As the

@@ -69,6 +69,34 @@ struct Vec {
     __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
   }
+  // In place: lane j of r[i] becomes lane i of r[j] (a 16 x 16 block, rows in registers).
+  // Pairs of rows interleave (unpack), then pairs of pairs (as 64-bit lanes), leaving column
+  // 4L + c of rows 4g..4g+3 in 128-bit lane L of u[4g + c]; the 4 x 4 grid of 128-bit lanes is
+  // then transposed by two rounds of shuffle_f32x4. 64 shuffles for 256 floats.
+  static void transpose(reg (&r)[width]) {
+    reg t[width], u[width];
+    for (int i = 0; i < width; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < width; g += 4) {
+      for (int h = 0; h < 2; ++h) {
+        const __m512d lo = _mm512_castps_pd(t[g + h]), hi = _mm512_castps_pd(t[g + 2 + h]);
+        u[g + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi));
+        u[g + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi));
+      }
+    }
+    for (int c = 0; c < 4; ++c) {
+      const reg even01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);   // lanes 0, 2 of each
+      const reg odd01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);    // lanes 1, 3
+      const reg even23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+      const reg odd23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+      r[c] = _mm512_shuffle_f32x4(even01, even23, 0x88);       // lane 0 of rows 0, 4, 8, 12
+      r[4 + c] = _mm512_shuffle_f32x4(odd01, odd23, 0x88);     // lane 1
+      r[8 + c] = _mm512_shuffle_f32x4(even01, even23, 0xDD);   // lane 2
+      r[12 + c] = _mm512_shuffle_f32x4(odd01, odd23, 0xDD);    // lane 3
+    }
+  }
 };
 
 // int8 x int8 -> int32 dot products for the int8 GEMM (csrc/kernels/gemm_s8.cpp), exact.

@@ -56,6 +56,8 @@ struct Vec {
     std::memcpy(&out, &bits, sizeof out);
     return out;
   }
+  // A 1 x 1 block is its own transpose.
+  static void transpose(reg (&)[width]) {}
 };
 
 // int8 x int8 -> int32 dot products for the int8 GEMM, one column a "register": the plain

@@ -172,21 +172,26 @@ constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>
 }
 
 // dst [ceil(mc / MR)][kc][MR] <- a [mc][kc] (row stride lda). Rows past mc are left unwritten:
-// the micro-kernel for a short block never reads them. Depth-major, so the stores run
-// contiguously while MR row streams are read: measured (perf) 40% fewer samples in the packing
-// than row-major order, whose stores stride MR floats apart.
+// the micro-kernel for a short block never reads them. W columns of up to W rows at a time are
+// loaded as row vectors and transposed in registers, so each store writes one depth step of the
+// micro-panel; only the last kc % W steps go element by element. (The element-by-element loop
+// it replaced was 2-6% of the encoder's time: one load and one store per float.)
 void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR) {
     const int64_t rows = mc - i0 < MR ? mc - i0 : MR;
     float* panel = dst + i0 * kc;
-    const float* src = a + i0 * lda;
-    if (rows == MR) {
-      for (int64_t p = 0; p < kc; ++p)
-#pragma GCC unroll 16
-        for (int r = 0; r < MR; ++r) panel[p * MR + r] = src[r * lda + p];
-    } else {
-      for (int64_t p = 0; p < kc; ++p)
-        for (int64_t r = 0; r < rows; ++r) panel[p * MR + r] = src[r * lda + p];
+    for (int64_t r0 = 0; r0 < rows; r0 += W) {  // MR > W only for the scalar build
+      const int n = static_cast<int>(rows - r0 < W ? rows - r0 : W);
+      const float* src = a + (i0 + r0) * lda;
+      int64_t p = 0;
+      for (; p + W <= kc; p += W) {
+        reg block[W];
+        for (int r = 0; r < W; ++r) block[r] = r < n ? V::load(src + r * lda + p) : V::zero();
+        V::transpose(block);
+        for (int c = 0; c < W; ++c) V::store_partial(panel + (p + c) * MR + r0, block[c], n);
+      }
+      for (; p < kc; ++p)
+        for (int r = 0; r < n; ++r) panel[p * MR + r0 + r] = src[r * lda + p];
     }
   }
 }
