@@ -17,6 +17,7 @@
 // takes the row path instead: per row, scores with the lanes along D, softmax along keys; it is
 // still one pass over K and V. Tasks are scheduled dynamically: causal blocks differ in work.
 // Memory per thread: Qt + St + O, O(BQ * (D + BK)) floats, whatever Tq and Tk are.
+#include <atomic>
 #include <cfloat>
 #include <cmath>
 
@@ -387,26 +388,77 @@ int64_t blocks_of(const AttentionArgs& p, int64_t b) {
   return (p.heads / p.kv_heads * q_len + BQ - 1) / BQ;
 }
 
+// One task: rows [row0, row0 + rows) of kv head kv_head of one sequence (a batch of one).
+struct Task {
+  AttentionArgs seq;
+  int64_t kv_head, row0;
+  int rows;
+};
+
+// Tasks are numbered sequence by sequence, kv head by kv head, query block by query block.
+Task task_at(const AttentionArgs& p, int64_t index) {
+  int64_t b = 0, first = 0;  // the sequence of this task, and its first task
+  while (first + p.kv_heads * blocks_of(p, b) <= index) first += p.kv_heads * blocks_of(p, b++);
+  Task t;
+  t.seq = sequence(p, b);
+  const int64_t blocks = blocks_of(t.seq, 0), local = index - first;
+  const int64_t G = p.heads / p.kv_heads;
+  t.kv_head = local / blocks;
+  t.row0 = (local % blocks) * BQ;
+  t.rows = static_cast<int>(G * t.seq.q_len - t.row0 < BQ ? G * t.seq.q_len - t.row0 : BQ);
+  return t;
+}
+
+// Asks for a task's query rows and its first tile of key and value rows to be brought into L2.
+void prefetch_inputs(const Task& t) {
+  constexpr int64_t kLine = 64 / sizeof(float);
+  const AttentionArgs& s = t.seq;
+  const int64_t G = s.heads / s.kv_heads, D = s.head_dim;
+  for (int r = 0; r < t.rows; ++r) {
+    const int64_t h = t.kv_head * G + (t.row0 + r) / s.q_len, i = (t.row0 + r) % s.q_len;
+    const float* q = s.q + h * s.q_stride_h + i * s.q_stride_t;
+    for (int64_t d = 0; d < D; d += kLine) V::prefetch_l2(q + d);
+  }
+  const float* k = s.k + t.kv_head * s.k_stride_h;
+  const float* v = s.v + t.kv_head * s.v_stride_h;
+  for (int64_t j = 0; j < (s.k_len < BK ? s.k_len : BK); ++j) {
+    for (int64_t d = 0; d < D; d += kLine) {
+      V::prefetch_l2(k + j * s.k_stride_t + d);
+      V::prefetch_l2(v + j * s.v_stride_t + d);
+    }
+  }
+}
+
 }  // namespace
 
-// Tasks are (sequence, kv head, block of query rows), scheduled dynamically because causal
-// blocks and packed sequences differ in work.
+// Tasks are handed out one at a time from a shared counter, because causal blocks and packed
+// sequences differ in work. A thread takes its next task before it runs the current one, and
+// prefetches the next one's inputs meanwhile: in a model, q, k and v are column ranges of the
+// fused projection's output, so a head's rows lie thousands of bytes apart, a pattern the
+// hardware prefetchers do not follow, and a large projection has streamed them out to memory.
+// Measured (paired, in one process), 2 threads: the attention op on that layout, its inputs
+// evicted first, 1.11-1.14x; MiniLM B=32 T=128 1.03x, B=4 1.01x. 1 thread: MiniLM B=32
+// 1.03-1.05x, but the op alone 0.96-0.97x (its inputs still in L3 there).
 void attention(const AttentionArgs& p) {
-  const int64_t G = p.heads / p.kv_heads;
   int64_t tasks = 0;
   for (int64_t b = 0; b < p.batch; ++b) tasks += p.kv_heads * blocks_of(p, b);
   const size_t scratch =
       static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
   const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
-#pragma omp parallel for num_threads(num_threads()) if (work >= 1e5) schedule(dynamic)
-  for (int64_t task = 0; task < tasks; ++task) {
-    int64_t b = 0, first = 0;  // the sequence of this task, and its first task
-    while (first + p.kv_heads * blocks_of(p, b) <= task) first += p.kv_heads * blocks_of(p, b++);
-    const AttentionArgs s = sequence(p, b);
-    const int64_t blocks = blocks_of(s, 0), local = task - first;
-    const int64_t row0 = (local % blocks) * BQ;
-    const int n = static_cast<int>(G * s.q_len - row0 < BQ ? G * s.q_len - row0 : BQ);
-    attend_block(s, 0, local / blocks, row0, n, thread_scratch(0, scratch));
+  std::atomic<int64_t> next{0};
+#pragma omp parallel num_threads(num_threads()) if (work >= 1e5)
+  {
+    float* buffer = thread_scratch(0, scratch);
+    int64_t index = next++;
+    Task task = index < tasks ? task_at(p, index) : Task{};
+    while (index < tasks) {
+      const int64_t following = next++;
+      const Task coming = following < tasks ? task_at(p, following) : Task{};
+      if (following < tasks) prefetch_inputs(coming);
+      attend_block(task.seq, 0, task.kv_head, task.row0, task.rows, buffer);
+      index = following;
+      task = coming;
+    }
   }
 }
 
