@@ -175,7 +175,10 @@ constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>
 // the micro-kernel for a short block never reads them. W columns of up to W rows at a time are
 // loaded as row vectors and transposed in registers, so each store writes one depth step of the
 // micro-panel; only the last kc % W steps go element by element. (The element-by-element loop
-// it replaced was 2-6% of the encoder's time: one load and one store per float.)
+// it replaced was 2-6% of the encoder's time: one load and one store per float.) A group of at
+// most W / 4 rows (a decode step) still goes element by element: a W x W transpose costs 3-4 W
+// shuffles whatever the rows, about what the element loop spends on W / 4 rows (paired, GPT-2
+// greedy B=1: 1.03x).
 void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR) {
     const int64_t rows = mc - i0 < MR ? mc - i0 : MR;
@@ -184,11 +187,13 @@ void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
       const int n = static_cast<int>(rows - r0 < W ? rows - r0 : W);
       const float* src = a + (i0 + r0) * lda;
       int64_t p = 0;
-      for (; p + W <= kc; p += W) {
-        reg block[W];
-        for (int r = 0; r < W; ++r) block[r] = r < n ? V::load(src + r * lda + p) : V::zero();
-        V::transpose(block);
-        for (int c = 0; c < W; ++c) V::store_partial(panel + (p + c) * MR + r0, block[c], n);
+      if (4 * n > W) {
+        for (; p + W <= kc; p += W) {
+          reg block[W];
+          for (int r = 0; r < W; ++r) block[r] = r < n ? V::load(src + r * lda + p) : V::zero();
+          V::transpose(block);
+          for (int c = 0; c < W; ++c) V::store_partial(panel + (p + c) * MR + r0, block[c], n);
+        }
       }
       for (; p < kc; ++p)
         for (int r = 0; r < n; ++r) panel[p * MR + r0 + r] = src[r * lda + p];
