@@ -54,7 +54,11 @@ constexpr int64_t MC = MR * 32;
 //            memory. The panel is read as 4 interleaved depth ranges (4 sequential streams),
 //            each prefetched into L1 12 steps ahead.
 //   decode:  one row micro-panel (M <= MR) reads each weight once, straight from memory: 4
-//            streams, each prefetched into L2 36 steps ahead.
+//            streams, each prefetched into L2 36 steps ahead from 3 rows up. With 1 or 2 rows
+//            the hardware prefetchers alone keep more in flight than with the prefetch
+//            instructions (one per weight load there): paired, 2 threads, 0.6-1.2 GB of
+//            weights, M = 1 1.03-1.16x and M = 2 1.14x without them, M = 3 1.02x, M = 4 1.00x,
+//            M = 8 0.95x; GPT-2 greedy B=1 1.04x.
 // Why streams: a memory-bound loop with more FMAs per weight byte keeps fewer loads in flight
 // (its body fills the reorder window sooner), so fewer weight bytes arrive per second: 2
 // threads, 600 MB of distinct weights, one stream: 18 GB/s at M = 1 but 11 at M = 8 and 9 at
@@ -103,10 +107,11 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
 
+  constexpr bool prefetch = P != WeightPath::decode || M > 2;
   auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
     const float* ahead = w + (p + WeightReads<P>::prefetch_ahead) * NR;
 #pragma GCC unroll 4
-    for (int line = 0; line < (NR + 15) / 16; ++line) {
+    for (int line = 0; line < (prefetch ? (NR + 15) / 16 : 0); ++line) {
       if (P == WeightPath::decode)
         V::prefetch_l2(ahead + line * 16);
       else
