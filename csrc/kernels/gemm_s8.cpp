@@ -80,9 +80,12 @@ void multiply(int64_t kq, const uint8_t* a, const int8_t* w, Tile& tile) {
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = S::zero();
 
+  // As in the float32 decode path, 1 or 2 rows read faster on the hardware prefetchers alone
+  // (paired, 2 threads, 280 MB of int8 weights: M = 1 1.03-1.07x, M = 2 1.03x without).
+  constexpr bool prefetch = M > 2;
   auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
 #pragma GCC unroll 4
-    for (int line = 0; line < (NR * 4 + 63) / 64; ++line)
+    for (int line = 0; line < (prefetch ? (NR * 4 + 63) / 64 : 0); ++line)
       V::prefetch(reinterpret_cast<const float*>(w + (p + PREFETCH_AHEAD) * NR * 4 + line * 64));
     typename S::wreg wv[NV];
 #pragma GCC unroll 4
