@@ -81,7 +81,9 @@ void multiply(int64_t kq, const uint8_t* a, const int8_t* w, Tile& tile) {
     for (int j = 0; j < NV; ++j) acc[r][j] = S::zero();
 
   // As in the float32 decode path, 1 or 2 rows read faster on the hardware prefetchers alone
-  // (paired, 2 threads, 280 MB of int8 weights: M = 1 1.03-1.07x, M = 2 1.03x without).
+  // (paired, 2 threads, 280 MB of int8 weights: M = 1 1.03-1.07x, M = 2 1.03x without). Here
+  // the rule is by micro-panel rows, so it also covers a prompt block's last 1 or 2 rows, whose
+  // pass reads a panel the block's first micro-panel has already brought into L2.
   constexpr bool prefetch = M > 2;
   auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
 #pragma GCC unroll 4
