@@ -87,6 +87,21 @@ def test_greedy_without_eos_runs_to_max_new_tokens(lm):
     assert ours.shape == (3, ids.shape[1] + 9)
 
 
+def test_greedy_over_reused_cache_storage_full_of_nan(lm):
+    # A freed cache's storage goes to the next cache of about its size (csrc/model/kv_cache.cpp)
+    # without being cleared: positions must never be read before this run writes them.
+    hf, model, _ = lm
+    ids, mask = _prompts(seed=5)
+    new = 8
+    cache = model.start(ids.shape[0], ids.shape[1] + new - 1)  # the size generate asks for
+    for k, v in zip(cache.keys, cache.values):
+        k[...] = np.nan
+        v[...] = np.nan
+    del cache, k, v
+    ours = model.generate(ids, mask, max_new_tokens=new)
+    np.testing.assert_array_equal(ours, _hf(hf, ids, mask, max_new_tokens=new)[0])
+
+
 @pytest.mark.parametrize("options", [
     dict(min_new_tokens=6),
     dict(repetition_penalty=1.8),

@@ -57,6 +57,25 @@ def test_reorder_matches_numpy_permutation():
         np.testing.assert_array_equal(cache.values(layer)[:, :, :n], v[sources])
 
 
+def _address(cache):
+    return cache.keys(0).__array_interface__["data"][0]
+
+
+def test_freed_storage_is_reused_by_a_cache_it_fits():
+    first = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    address = _address(first)
+    del first
+    second = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN // 2, D)  # half the size: still fits
+    assert _address(second) == address
+    third = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)  # while second lives: fresh storage
+    assert _address(third) != address
+    del second, third  # third's block is kept now, second's freed
+    small = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN // 4, D)  # under half of it: not reused
+    rng = np.random.default_rng(2)
+    small.write(0, *qkv_views(rng, 3), 0)  # and usable
+    assert small.keys(0).shape == (ROWS, HEADS, MAX_LEN // 4, D)
+
+
 def test_errors_name_the_argument():
     rng = np.random.default_rng(2)
     cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)

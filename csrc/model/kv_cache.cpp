@@ -2,12 +2,51 @@
 
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "cpu/threading.h"
 
 namespace pt::model {
+namespace {
+
+// The storage of the last cache freed, kept for the next one. Each generate() starts a cache
+// about as large as the one before, and fresh memory costs a page fault and a zero-fill by the
+// kernel for every page written: for GPT-2 small and a prompt of 512 tokens, 38 MB, and the
+// prompt ran 1.015-1.028x faster with the storage reused (paired, 2 threads). One block at most
+// is kept, and only for a cache of at least half its size; a cache it does not fit frees it.
+class SpareStorage {
+ public:
+  static SpareStorage& instance() {
+    // Never destroyed: a cache may still be freed while the process exits.
+    static SpareStorage* spare = new SpareStorage;
+    return *spare;
+  }
+
+  // A block of at least `floats`, and its size in floats.
+  std::pair<AlignedPtr<float>, size_t> take(size_t floats) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (block_ && floats <= floats_ && floats_ / 2 <= floats) return {std::move(block_), floats_};
+    block_.reset();  // does not fit: give it back before the new block is allocated
+    return {aligned_array<float>(floats), floats};
+  }
+
+  void keep(AlignedPtr<float> block, size_t floats) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    block_ = std::move(block);
+    floats_ = floats;
+  }
+
+ private:
+  std::mutex mutex_;
+  AlignedPtr<float> block_;
+  size_t floats_ = 0;
+};
+
+}  // namespace
 
 KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_length,
                  int64_t head_dim)
@@ -17,7 +56,11 @@ KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_len
   const double floats = 2.0 * layers * rows * kv_heads * max_length * head_dim;
   if (floats * sizeof(float) > 1e12)
     throw std::invalid_argument("KVCache: " + std::to_string(floats * 4 / 1e9) + " GB is too large");
-  storage_ = aligned_array<float>(static_cast<size_t>(floats));
+  std::tie(storage_, capacity_) = SpareStorage::instance().take(static_cast<size_t>(floats));
+}
+
+KVCache::~KVCache() {
+  if (storage_) SpareStorage::instance().keep(std::move(storage_), capacity_);
 }
 
 float* KVCache::data(int64_t layer, bool values) const {

@@ -2,6 +2,9 @@
 // so far, preallocated for (rows = batch x beams, max_length) so a decoding step only writes its
 // new positions in place and attention reads the cache where it lies.
 // L = layers, R = rows, Hkv = key/value heads, Tmax = max_length, D = head_dim.
+//
+// Positions are never read before they are written, so the storage need not start zeroed, and
+// a freed cache's storage is kept for the next cache that fits it (see kv_cache.cpp).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -14,6 +17,9 @@ namespace pt::model {
 class KVCache {
  public:
   KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_length, int64_t head_dim);
+  ~KVCache();
+  KVCache(const KVCache&) = delete;
+  KVCache& operator=(const KVCache&) = delete;
 
   // Stores k, v ([R, Hkv, n, D] views, last axis contiguous) of `layer` at positions
   // [start, start + n). Positions past start + n keep whatever they held.
@@ -38,7 +44,8 @@ class KVCache {
  private:
   int64_t row_floats() const { return kv_heads_ * max_length_ * head_dim_; }
   int64_t layers_, rows_, kv_heads_, max_length_, head_dim_;
-  AlignedPtr<float> storage_;  // [L][keys, values][R][Hkv][Tmax][D]
+  AlignedPtr<float> storage_;  // [L][keys, values][R][Hkv][Tmax][D], then unused floats
+  size_t capacity_ = 0;        // floats in storage_ (a reused block may be larger than needed)
 };
 
 }  // namespace pt::model
