@@ -6,17 +6,22 @@
 // A kv head's "rows" are its G heads' queries flattened, row = g * Tq + i: grouped-query heads
 // then share every K/V load, and a GQA decode step (Tq = 1) still fills the vector lanes.
 // One task = (b, kv head, block of up to BQ rows):
-//   Qt = (q * scale)^T                  [D, BQ]   packed once; queries run along the lanes
+//   Qt = (q * scale * log2 e)^T         [D, BQ]   packed once; queries run along the lanes
 //   for each tile of up to BK *visible* keys (padded and causally hidden keys never enter):
-//     St = K_tile Qt (+ bias, causal)    [BK, BQ]  one broadcast k[j][d] times Qt vectors
+//     St = K_tile Qt (causal mask)       [BK, BQ]  one broadcast k[j][d] times Qt vectors; the
+//                                                  tile's max per query taken on the way
+//     (+ bias * log2 e, and the max again)
 //     online softmax down the columns: max and sum are over keys = across vectors, so they
-//       are plain vertical ops, never a horizontal reduction; P overwrites St
+//       are plain vertical ops, never a horizontal reduction; P = 2^(St - m) overwrites St
 //     O = O * alpha + P^T V              [BQ, D]   P broadcast, V rows as vectors over D
 //   out = O / l, zeros where l = 0 (a query that saw no key)
 // A block of at most W / 4 rows (a decode step without GQA) would leave most lanes idle, so it
 // takes the row path instead: per row, scores with the lanes along D, softmax along keys; it is
 // still one pass over K and V. Tasks are scheduled dynamically: causal blocks differ in work.
 // Memory per thread: Qt + St + O, O(BQ * (D + BK)) floats, whatever Tq and Tk are.
+// Scores are kept in base 2 (scaled by log2 e, folded into the query scale): softmax's
+// exponentials are then 2^x, which cost fewer instructions than e^x (vec_math.h), and the
+// weights are the same: e^(s - m) = 2^((s - m) log2 e).
 #include <atomic>
 #include <cfloat>
 #include <cmath>
@@ -50,6 +55,8 @@ constexpr int pv_rows_for(int ndv) {
   return kPvAccs / pow2 < BQ ? kPvAccs / pow2 : BQ;
 }
 
+constexpr float kLog2e = 1.44269504088896341f;
+
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 inline Reg load_n(const float* p, int n) { return n == W ? V::load(p) : V::load_partial(p, n); }
@@ -67,9 +74,12 @@ struct Block {
   int64_t last_min = INT64_MAX, last_max = INT64_MIN;  // over the rows in use
 };
 
-// St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors.
-template <int NQV>
-void score_keys(const float* const* krow, const float* qt, int64_t D, float* st) {
+// St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors. With kMask,
+// a score of a key after its row's last visible key (causal) becomes -inf. tile_max takes the
+// max of every query lane, so the softmax needs no pass of its own for it.
+template <int NQV, bool kMask>
+void score_keys(const float* const* krow, const int64_t* key, const float* last, const float* qt,
+                int64_t D, float* st, Reg* tile_max) {
   Reg acc[kScoreKeys][NQV];
   for (int t = 0; t < kScoreKeys; ++t)
     for (int c = 0; c < NQV; ++c) acc[t][c] = V::zero();
@@ -81,44 +91,63 @@ void score_keys(const float* const* krow, const float* qt, int64_t D, float* st)
       for (int c = 0; c < NQV; ++c) acc[t][c] = V::fma(kb, qv[c], acc[t][c]);
     }
   }
-  for (int t = 0; t < kScoreKeys; ++t)
-    for (int c = 0; c < NQV; ++c) V::store(st + t * BQ + c * W, acc[t][c]);
-}
-
-// St for nk keys (a whole number of micro-tiles) and the first nqv <= NQV query vectors.
-template <int NQV = kQueryVecs>
-void score_tile(int nqv, const float* const* krow, int nk, const float* qt, int64_t D, float* st) {
-  if constexpr (NQV > 1) {
-    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, nk, qt, D, st);
+  for (int t = 0; t < kScoreKeys; ++t) {
+    for (int c = 0; c < NQV; ++c) {
+      Reg s = acc[t][c];
+      if (kMask)
+        s = V::select_less(V::load(last + c * W), V::set1(static_cast<float>(key[t])),
+                           V::set1(-INFINITY), s);
+      tile_max[c] = V::max(tile_max[c], s);
+      V::store(st + t * BQ + c * W, s);
+    }
   }
-  for (int t = 0; t < nk; t += kScoreKeys) score_keys<NQV>(krow + t, qt, D, st + t * BQ);
 }
 
-// Online softmax of one tile, column by column: m (running max), l (running sum) and alpha
-// (rescale of O for this tile) are per row. St becomes P = exp(St - m_new).
-void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& blk, bool mask,
-                  float* m, float* l, float* alpha) {
-  const Reg neg_inf = V::set1(-INFINITY);
+// St for nk keys (a whole number of micro-tiles; the padding repeats the last key, which
+// leaves the max unchanged) and the first nqv <= NQV query vectors; tile_max [BQ] gets the max
+// of each query over them.
+template <int NQV = kQueryVecs>
+void score_tile(int nqv, const float* const* krow, const int64_t* key, int nk, bool mask,
+                const float* last, const float* qt, int64_t D, float* st, float* tile_max) {
+  if constexpr (NQV > 1) {
+    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, key, nk, mask, last, qt, D, st, tile_max);
+  }
+  Reg mx[NQV];
+  for (int c = 0; c < NQV; ++c) mx[c] = V::set1(-INFINITY);
+  for (int t = 0; t < nk; t += kScoreKeys) {
+    if (mask)
+      score_keys<NQV, true>(krow + t, key + t, last, qt, D, st + t * BQ, mx);
+    else
+      score_keys<NQV, false>(krow + t, key + t, last, qt, D, st + t * BQ, mx);
+  }
+  for (int c = 0; c < NQV; ++c) V::store(tile_max + c * W, mx[c]);
+}
+
+// tile_max [BQ] = the max of each query over St's nk keys (after a bias was added).
+void column_max(const float* st, int nk, int nqv, float* tile_max) {
+  for (int c = 0; c < nqv; ++c) {
+    Reg mx = V::set1(-INFINITY);
+    for (int t = 0; t < nk; ++t) mx = V::max(mx, V::load(st + t * BQ + c * W));
+    V::store(tile_max + c * W, mx);
+  }
+}
+
+// Online softmax of one tile (masked already, its max per row in tile_max), column by column:
+// m (running max), l (running sum) and alpha (rescale of O for this tile) are per row. St
+// becomes P = 2^(St - m_new).
+void softmax_tile(float* st, int nk, int nqv, const float* tile_max, float* m, float* l,
+                  float* alpha) {
   for (int c = 0; c < nqv; ++c) {
     float* col = st + c * W;
-    const Reg last = V::load(blk.last + c * W);
     const Reg m_old = V::load(m + c * W);
-    Reg m_new = m_old;
-    for (int t = 0; t < nk; ++t) {
-      Reg s = V::load(col + t * BQ);
-      if (mask) {  // causal: rows whose last visible key is before key[t] must not see it
-        s = V::select_less(last, V::set1(static_cast<float>(key[t])), neg_inf, s);
-        V::store(col + t * BQ, s);
-      }
-      m_new = V::max(m_new, s);
-    }
-    // A row that has seen only hidden keys keeps m = -inf; exp against 0 then gives exact
-    // zeros (exp is exactly 0 below -88) instead of exp(-inf + inf) = NaN.
+    const Reg m_new = V::max(m_old, V::load(tile_max + c * W));
+    // A row that has seen only hidden keys keeps m = -inf; 2^x against 0 then gives exact
+    // zeros (exp2 is exactly 0 below -127) instead of 2^(-inf + inf) = NaN.
     const Reg m_use = V::select_less(m_new, V::set1(-FLT_MAX), V::zero(), m_new);
-    const Reg a = exp<V>(V::sub(m_old, m_use));
+    const Reg a = exp2<V>(V::sub(m_old, m_use));
     Reg sum = V::zero();
     for (int t = 0; t < nk; ++t) {
-      const Reg e = exp<V>(V::sub(V::load(col + t * BQ), m_use));
+      const Reg e = exp2<V>(V::sub(V::load(col + t * BQ), m_use));
       V::store(col + t * BQ, e);
       sum = V::add(sum, e);
     }
@@ -131,7 +160,7 @@ void softmax_tile(float* st, int nk, int nqv, const int64_t* key, const Block& b
 // Few rows (a decode step): a block would leave at least 3/4 of the lanes idle, so each row
 // takes its own pass, with the lanes along D for the scores and along keys for the softmax.
 // s[t] = scale * q . krow[t] for nk keys (a whole number of kScoreKeys), kScoreKeys at a time so
-// that the FMA chains overlap.
+// that the FMA chains overlap (scale includes log2 e: scores in base 2, as in the block path).
 void score_row(const float* q, float scale, const float* const* krow, int nk, int64_t D, float* s) {
   for (int t = 0; t < nk; t += kScoreKeys) {
     Reg acc[kScoreKeys];
@@ -145,7 +174,7 @@ void score_row(const float* q, float scale, const float* const* krow, int nk, in
   }
 }
 
-// Online softmax of one row's nk scores (s has room to pad them to a whole vector).
+// Online softmax of one row's nk scores, in base 2 (s has room to pad them to a whole vector).
 void softmax_row(float* s, int nk, float& m, float& l, float& alpha) {
   const int nv = static_cast<int>(round_up(nk, W));
   for (int t = nk; t < nv; ++t) s[t] = -INFINITY;
@@ -157,11 +186,11 @@ void softmax_row(float* s, int nk, float& m, float& l, float& alpha) {
   const Reg mu = V::set1(m_use);
   Reg sum = V::zero();
   for (int t = 0; t < nv; t += W) {
-    const Reg e = exp<V>(V::sub(V::load(s + t), mu));
+    const Reg e = exp2<V>(V::sub(V::load(s + t), mu));
     V::store(s + t, e);
     sum = V::add(sum, e);
   }
-  alpha = std::exp(m - m_use);
+  alpha = std::exp2(m - m_use);
   l = l * alpha + V::reduce_add(sum);
   m = m_new;
 }
@@ -262,20 +291,21 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   return blk;
 }
 
-// Qt = (q * scale)^T, zero columns past n. Four rows at a time, so that each d stores four
-// neighbours of a Qt row while four q rows stream in.
+// Qt = (q * scale)^T, zero columns past n: W rows x W dims at a time, loaded as row vectors
+// and transposed in registers (element by element, the packing was ~8% of a block's time at
+// D = 32).
 void pack_queries(const Block& blk, int64_t D, float scale, float* qt) {
-  int r = 0;
-  for (; r + 4 <= blk.n; r += 4) {
-    const float *q0 = blk.q_row[r], *q1 = blk.q_row[r + 1];
-    const float *q2 = blk.q_row[r + 2], *q3 = blk.q_row[r + 3];
-    for (int64_t d = 0; d < D; ++d) {
-      float* dst = qt + d * BQ + r;
-      dst[0] = q0[d] * scale, dst[1] = q1[d] * scale, dst[2] = q2[d] * scale, dst[3] = q3[d] * scale;
+  const Reg s = V::set1(scale);
+  for (int r0 = 0; r0 < blk.nqv * W; r0 += W) {
+    for (int64_t d0 = 0; d0 < D; d0 += W) {
+      const int dims = static_cast<int>(D - d0 < W ? D - d0 : W);
+      Reg block[W];
+      for (int i = 0; i < W; ++i)
+        block[i] = r0 + i < blk.n ? load_n(blk.q_row[r0 + i] + d0, dims) : V::zero();
+      V::transpose(block);
+      for (int c = 0; c < dims; ++c) V::store(qt + (d0 + c) * BQ + r0, V::mul(block[c], s));
     }
   }
-  for (; r < blk.nqv * W; ++r)
-    for (int64_t d = 0; d < D; ++d) qt[d * BQ + r] = r < blk.n ? blk.q_row[r][d] * scale : 0.0f;
 }
 
 // The next (up to) BK keys in [j, end) that are not padding, from j on; advances j. Padding is
@@ -294,9 +324,9 @@ void softmax_rows(const AttentionArgs& p, const Block& blk, const int64_t* key,
                   float* l, float* alpha) {
   for (int r = 0; r < blk.n; ++r) {
     float* s = st + r * kTileKeys;
-    score_row(blk.q_row[r], p.scale, krow, nk_pad, p.head_dim, s);
+    score_row(blk.q_row[r], p.scale * kLog2e, krow, nk_pad, p.head_dim, s);
     for (int t = 0; t < nk; ++t) {
-      if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k];
+      if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k] * kLog2e;
       if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
     }
     softmax_row(s, nk, m[r], l[r], alpha[r]);
@@ -323,8 +353,8 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   float* st = qt + D * BQ;
   float* o = st + kTileKeys * BQ;
   const Block blk = gather_rows(p, b, kvh, row0, n);
-  if (!blk.by_row) pack_queries(blk, D, p.scale, qt);
-  alignas(64) float m[BQ], l[BQ], alpha[BQ];
+  if (!blk.by_row) pack_queries(blk, D, p.scale * kLog2e, qt);
+  alignas(64) float m[BQ], l[BQ], alpha[BQ], tile_max[BQ];
   for (int r = 0; r < BQ; ++r) m[r] = -INFINITY, l[r] = 0.0f;
   for (int64_t x = 0; x < blk.rows * Dp; ++x) o[x] = 0.0f;
 
@@ -349,11 +379,14 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     if (blk.by_row) {
       softmax_rows(p, blk, key, krow, nk, nk_pad, mask, st, m, l, alpha);
     } else {
-      score_tile(blk.nqv, krow, nk_pad, qt, D, st);
-      if (p.bias)
+      score_tile(blk.nqv, krow, key, nk_pad, mask, blk.last, qt, D, st, tile_max);
+      if (p.bias) {
         for (int t = 0; t < nk; ++t)
-          for (int r = 0; r < n; ++r) st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k];
-      softmax_tile(st, nk, blk.nqv, key, blk, mask, m, l, alpha);
+          for (int r = 0; r < n; ++r)
+            st[t * BQ + r] += blk.bias_row[r][key[t] * p.bias_stride_k] * kLog2e;
+        column_max(st, nk, blk.nqv, tile_max);
+      }
+      softmax_tile(st, nk, blk.nqv, tile_max, m, l, alpha);
     }
     pv_tile(blk.by_row, st, nk, n, vrow, D, alpha, o, Dp);
   }
