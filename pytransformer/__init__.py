@@ -54,6 +54,14 @@ def set_num_threads(n: int) -> None:
     _core.set_num_threads(n)
 
 
+def release_memory() -> int:
+    """Gives back to the system the memory kept for reuse: the storage of the last KV cache
+    freed, which the next cache of about its size would otherwise take (so that back-to-back
+    ``generate`` calls do not fault in a fresh cache). Returns the bytes released. Each thread's
+    workspace for a layer's intermediates stays, as long as the thread."""
+    return _core.release_spare_kv_storage()
+
+
 def cuda_available() -> bool:
     """True when this build has the CUDA module (``-Ccmake.define.PYTRANSFORMER_CUDA=ON``) and it
     sees an NVIDIA GPU, so that ``load(..., device="cuda")`` works."""
@@ -82,6 +90,7 @@ __all__ = [
     "get_num_threads",
     "ops",
     "reference",
+    "release_memory",
     "set_num_threads",
     "supported_isas",
 ]

@@ -76,6 +76,16 @@ def test_freed_storage_is_reused_by_a_cache_it_fits():
     assert small.keys(0).shape == (ROWS, HEADS, MAX_LEN // 4, D)
 
 
+def test_release_memory_frees_the_kept_storage():
+    pytransformer.release_memory()  # whatever earlier tests left
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    nbytes = cache.nbytes
+    assert pytransformer.release_memory() == 0  # nothing kept while the cache lives
+    del cache
+    assert pytransformer.release_memory() == nbytes
+    assert pytransformer.release_memory() == 0
+
+
 def test_errors_name_the_argument():
     rng = np.random.default_rng(2)
     cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)

@@ -53,6 +53,8 @@ void register_kv_cache(py::module_& m) {
       .def_property_readonly("rows", &model::KVCache::rows)
       .def_property_readonly("max_length", &model::KVCache::max_length)
       .def_property_readonly("nbytes", &model::KVCache::bytes);
+  m.def("release_spare_kv_storage", &model::release_spare_kv_storage,
+        "Frees the storage kept from the last KV cache freed; returns its bytes (0 if none).");
 }
 
 }  // namespace pt::bindings

@@ -34,6 +34,14 @@ class SpareStorage {
     return {aligned_array<float>(floats), floats};
   }
 
+  size_t release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const size_t bytes = block_ ? floats_ * sizeof(float) : 0;
+    block_.reset();
+    floats_ = 0;
+    return bytes;
+  }
+
   void keep(AlignedPtr<float> block, size_t floats) {
     std::lock_guard<std::mutex> lock(mutex_);
     block_ = std::move(block);
@@ -47,6 +55,8 @@ class SpareStorage {
 };
 
 }  // namespace
+
+size_t release_spare_kv_storage() { return SpareStorage::instance().release(); }
 
 KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_length,
                  int64_t head_dim)

@@ -6,6 +6,7 @@
 // Positions are never read before they are written, so the storage need not start zeroed, and
 // a freed cache's storage is kept for the next cache that fits it (see kv_cache.cpp).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -13,6 +14,9 @@
 #include "ops/tensor.h"
 
 namespace pt::model {
+
+// Frees the storage kept from the last cache freed (see kv_cache.cpp), if any; returns its bytes.
+size_t release_spare_kv_storage();
 
 class KVCache {
  public:
