@@ -4,6 +4,15 @@
 
 namespace pt::kernels::PT_ISA_NS {
 
+// c0 x^n + c1 x^(n-1) + ... + cn by Horner's rule, the highest power's coefficient first: one
+// FMA per coefficient after it.
+template <class V, class... Rest>
+inline typename V::reg polynomial(typename V::reg x, float c0, Rest... rest) {
+  auto p = V::set1(c0);
+  ((p = V::fma(p, x, V::set1(static_cast<float>(rest)))), ...);
+  return p;
+}
+
 // e^x. Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial for e^r
 // (Cephes expf coefficients). x is clamped so that e^x is finite: below -88 the result is
 // exactly 0 (2^-127 underflows to zero in pow2i), above 88.37 it saturates near FLT_MAX.
@@ -13,12 +22,8 @@ inline typename V::reg exp(typename V::reg x) {
   const auto n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
   auto r = V::fma(n, V::set1(-0.693359375f), x);  // ln2 split hi/lo for an exact reduction
   r = V::fma(n, V::set1(2.12194440e-4f), r);
-  auto p = V::set1(1.9875691500e-4f);
-  p = V::fma(p, r, V::set1(1.3981999507e-3f));
-  p = V::fma(p, r, V::set1(8.3334519073e-3f));
-  p = V::fma(p, r, V::set1(4.1665795894e-2f));
-  p = V::fma(p, r, V::set1(1.6666665459e-1f));
-  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  auto p = polynomial<V>(r, 1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                         4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f);
   p = V::fma(p, V::mul(r, r), V::add(r, V::set1(1.0f)));
   return V::mul(p, V::pow2i(n));
 }
@@ -33,13 +38,9 @@ inline typename V::reg exp2(typename V::reg x) {
   x = V::min(V::max(x, V::set1(-127.0f)), V::set1(127.0f));
   const auto n = V::round(x);
   const auto f = V::sub(x, n);
-  auto p = V::set1(1.5394334332086146e-4f);
-  p = V::fma(p, f, V::set1(1.3388522202149034e-3f));
-  p = V::fma(p, f, V::set1(9.618211537599564e-3f));
-  p = V::fma(p, f, V::set1(5.550358444452286e-2f));
-  p = V::fma(p, f, V::set1(2.4022650718688965e-1f));
-  p = V::fma(p, f, V::set1(6.931471824645996e-1f));
-  p = V::fma(p, f, V::set1(1.0f));
+  const auto p = polynomial<V>(f, 1.5394334332086146e-4f, 1.3388522202149034e-3f,
+                               9.618211537599564e-3f, 5.550358444452286e-2f,
+                               2.4022650718688965e-1f, 6.931471824645996e-1f, 1.0f);
   return V::mul(p, V::pow2i(n));
 }
 
@@ -49,19 +50,14 @@ template <class V>
 inline typename V::reg erf(typename V::reg x) {
   x = V::min(V::max(x, V::set1(-4.0f)), V::set1(4.0f));
   const auto x2 = V::mul(x, x);
-  auto p = V::set1(-2.72614225801306e-10f);
-  p = V::fma(p, x2, V::set1(2.77068142495902e-08f));
-  p = V::fma(p, x2, V::set1(-2.10102402082508e-06f));
-  p = V::fma(p, x2, V::set1(-5.69250639462346e-05f));
-  p = V::fma(p, x2, V::set1(-7.34990630326855e-04f));
-  p = V::fma(p, x2, V::set1(-2.95459980854025e-03f));
-  p = V::fma(p, x2, V::set1(-1.60960333262415e-02f));
-  p = V::mul(p, x);
-  auto q = V::set1(-1.45660718464996e-05f);
-  q = V::fma(q, x2, V::set1(-2.13374055278905e-04f));
-  q = V::fma(q, x2, V::set1(-1.68282697438203e-03f));
-  q = V::fma(q, x2, V::set1(-7.37332916720468e-03f));
-  q = V::fma(q, x2, V::set1(-1.42647390514189e-02f));
+  const auto p = V::mul(
+      polynomial<V>(x2, -2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
+                    -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
+                    -1.60960333262415e-02f),
+      x);
+  const auto q = polynomial<V>(x2, -1.45660718464996e-05f, -2.13374055278905e-04f,
+                               -1.68282697438203e-03f, -7.37332916720468e-03f,
+                               -1.42647390514189e-02f);
   // Beyond |x| = 3.9, erf(x) rounds to +-1 in fp32: return that exactly, so that GELU's
   // 0.5 x (1 + erf) is exactly 0 for large negative x whatever the reciprocal's last bit.
   const auto one = V::copysign(V::set1(1.0f), x);
