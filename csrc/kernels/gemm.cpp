@@ -58,7 +58,11 @@ constexpr int64_t MC = MR * 32;
 //            the hardware prefetchers alone keep more in flight than with the prefetch
 //            instructions (one per weight load there): paired, 2 threads, 0.6-1.2 GB of
 //            weights, M = 1 1.03-1.16x and M = 2 1.14x without them, M = 3 1.02x, M = 4 1.00x,
-//            M = 8 0.95x; GPT-2 greedy B=1 1.04x.
+//            M = 8 0.95x; GPT-2 greedy B=1 1.04x. Those light loops then read 8 streams, for
+//            more pages for the hardware prefetchers to run ahead on (Emerald Rapids, paired, 2
+//            threads: GPT-2's 494 MB of decode GEMVs at M = 1 1.07x, 26.2 GB/s against 27.5
+//            for a plain streaming sum; greedy B=1 1.08x, B=2 1.07x; 8 streams at B=4 0.95x
+//            and at M = 8 0.93x, with prefetch instructions, so those keep 4).
 // Why streams: a memory-bound loop with more FMAs per weight byte keeps fewer loads in flight
 // (its body fills the reorder window sooner), so fewer weight bytes arrive per second: 2
 // threads, 600 MB of distinct weights, one stream: 18 GB/s at M = 1 but 11 at M = 8 and 9 at
@@ -68,9 +72,11 @@ constexpr int64_t MC = MR * 32;
 // The L2 form for decode streamed 8-13% more GB/s than the L1 form at M = 1.
 enum class WeightPath { cached, memory, decode };
 
-template <WeightPath P>
+template <WeightPath P, int M>
 struct WeightReads {
-  static constexpr int streams = P == WeightPath::cached ? 1 : 4;
+  // A decode step of 1 or 2 rows: no prefetch instructions, 8 streams (see above).
+  static constexpr bool hardware_prefetch_only = P == WeightPath::decode && M <= 2;
+  static constexpr int streams = P == WeightPath::cached ? 1 : hardware_prefetch_only ? 8 : 4;
   static constexpr int64_t prefetch_ahead = P == WeightPath::memory ? 12 : 36;  // per stream
 };
 
@@ -107,11 +113,11 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[r][j] = V::zero();
 
-  constexpr bool prefetch = P != WeightPath::decode || M > 2;
+  using Reads = WeightReads<P, M>;
   auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
-    const float* ahead = w + (p + WeightReads<P>::prefetch_ahead) * NR;
+    const float* ahead = w + (p + Reads::prefetch_ahead) * NR;
 #pragma GCC unroll 4
-    for (int line = 0; line < (prefetch ? (NR + 15) / 16 : 0); ++line) {
+    for (int line = 0; line < (Reads::hardware_prefetch_only ? 0 : (NR + 15) / 16); ++line) {
       if (P == WeightPath::decode)
         V::prefetch_l2(ahead + line * 16);
       else
@@ -127,7 +133,7 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
       for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
     }
   };
-  for_each_depth_step<WeightReads<P>::streams>(kc, depth_step);
+  for_each_depth_step<Reads::streams>(kc, depth_step);
 
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r)
