@@ -122,3 +122,21 @@ def test_progress_without_a_stream_is_silent():
     progress = Progress(2, None)
     progress.advance()
     progress.close()
+
+
+def test_each_ratio_comes_with_the_range_of_the_rounds_own_ratios():
+    # synthetic_run: in round r ours takes median(s/threads * (1 + 0.1 r), 2 s/threads) and torch
+    # median(s * (1 + 0.1 r), 2 s), so every round's torch / ours is exactly `threads`; shift
+    # ours in round 1 to make the rounds differ.
+    run = synthetic_run()
+    for t in run["timings"]:
+        if t["engine"] == "pytransformer" and t["round"] == 1 and t["case"] == "gemm":
+            t["times_s"] = [x * 2 for x in t["times_s"]]
+    rows = {(r["case"], r["threads"]): r for r in report.summarize(run)}
+    ours = [0.5 * (0.01 + 0.02), 2 * 0.5 * (0.011 + 0.02)]  # round medians, 2 threads
+    torch = [0.5 * (0.02 + 0.04), 0.5 * (0.022 + 0.04)]
+    low, high = sorted(t / o for t, o in zip(torch, ours))
+    assert rows["gemm", 2]["speedup_range"]["torch"] == pytest.approx([low, high])
+    assert rows["greedy", 2]["speedup_range"]["torch"] == pytest.approx([2.0, 2.0])
+    text = "\n".join(report.table(report.summarize(run), run["config"]["engines"]))
+    assert f"({low:.2f}-{high:.2f})" in text and "(2.00-2.00)" in text

@@ -24,13 +24,18 @@ def read_peak_gbps(result: dict, threads: int) -> float:
 
 def summarize(result: dict) -> List[dict]:
     """One row per (case, threads): per engine the median over rounds of each round's median
-    sample, the fastest sample, the ratio to ours and the napkin maths."""
+    sample, the fastest sample, the ratio to ours and the napkin maths. Beside each ratio, the
+    lowest and highest of the rounds' own ratios (an engine's round median over ours in the same
+    round, timed back to back), so a reader sees how much the machine moved it."""
     cases = {c["name"]: c for c in result["cases"]}
     per_round: Dict[tuple, Dict[str, List[float]]] = {}
+    by_round: Dict[tuple, Dict[str, Dict[int, float]]] = {}
     fastest: Dict[tuple, Dict[str, float]] = {}
     for t in result["timings"]:
         key = (t["case"], t["threads"])
         per_round.setdefault(key, {}).setdefault(t["engine"], []).append(statistics.median(t["times_s"]))
+        by_round.setdefault(key, {}).setdefault(t["engine"], {})[t["round"]] = \
+            statistics.median(t["times_s"])
         best = fastest.setdefault(key, {})
         best[t["engine"]] = min(best.get(t["engine"], float("inf")), min(t["times_s"]))
     rows = []
@@ -55,9 +60,19 @@ def summarize(result: dict) -> List[dict]:
             ours = row["engines"].get(OURS)
             row["speedup"] = {e: v["median_ms"] / ours["median_ms"]
                               for e, v in row["engines"].items() if ours and e != OURS}
+            row["speedup_range"] = {e: _round_ratio_range(by_round[key], e)
+                                    for e in row["speedup"]}
             row["check"] = check(result, name, threads, case.get("tol", 1e-3))
             rows.append(row)
     return rows
+
+
+def _round_ratio_range(rounds: Dict[str, Dict[int, float]], engine: str) -> List[float]:
+    """[lowest, highest] over the rounds both ``engine`` and ours ran of engine / ours (empty
+    if they share no round)."""
+    ratios = [seconds / rounds[OURS][r] for r, seconds in rounds[engine].items()
+              if r in rounds[OURS]]
+    return [min(ratios), max(ratios)] if ratios else []
 
 
 def check(result: dict, case: str, threads: int, tol: float) -> str:
@@ -184,6 +199,14 @@ def _rate(row: dict, figures: dict) -> str:
     return f"{figures['gbps']:.1f} GB/s"
 
 
+def _speedup(row: dict, engine: str) -> str:
+    """"1.23x (1.10-1.31)": the ratio of medians and the range of the rounds' ratios."""
+    if engine not in row["speedup"]:
+        return "-"
+    spread = row["speedup_range"][engine]
+    return f"{row['speedup'][engine]:.2f}x" + (f" ({spread[0]:.2f}-{spread[1]:.2f})" if spread else "")
+
+
 def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[str]:
     """case | shape | threads | per engine median (min) ms | speed-ups | our rate, %peak |
     others' rates | check. Aligned text, or a Markdown table (for a README) when markdown."""
@@ -198,7 +221,7 @@ def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[
         cells = [row["case"], row["shape"], str(row["threads"])]
         cells += [f"{figures[e]['median_ms']:.3f} ({figures[e]['min_ms']:.3f})" if e in figures
                   else "-" for e in engines]
-        cells += [f"{row['speedup'][e]:.2f}x" if e in row["speedup"] else "-" for e in others]
+        cells += [_speedup(row, e) for e in others]
         ours = figures.get(OURS)
         cells.append(_rate(row, ours) if ours else "-")
         cells.append(f"{ours['peak_pct']:.0f}%" if ours else "")
@@ -218,7 +241,8 @@ def table(rows: List[dict], engines: List[str], markdown: bool = False) -> List[
     gap = [""] if markdown else []  # a Markdown table ends at a blank line
     return [line(header), line(rule)] + [line(r) for r in body] + gap + [
         "ms: median over rounds (fastest sample in brackets); x/ours: x median / ours median, "
-        ">1 means ours is faster; rate: useful GFLOP/s (flop-bound) or minimum GB/s moved "
+        ">1 means ours is faster, in brackets the lowest and highest ratio of a single round "
+        "(both engines timed back to back); rate: useful GFLOP/s (flop-bound) or minimum GB/s moved "
         "(memory-bound) or generated tokens/s and GB/s of weights streamed (generation); %peak: "
         "of the measured peak with that many threads, FMA throughput (flop-bound) or streaming "
         "read bandwidth (memory-bound; data that stays in cache can pass 100%)"]
