@@ -11,7 +11,11 @@ The rules (documented in README "Input rules"):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 def _asarray(value, name: str) -> np.ndarray:
@@ -38,6 +42,8 @@ def integers(value, name: str) -> np.ndarray:
     array = _asarray(value, name)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected an integer array, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and array.size and array.max() > _INT64_MAX:  # would wrap negative
+        raise ValueError(f"{name}: value {array.max()} exceeds the int64 range (at most {_INT64_MAX})")
     return np.asarray(array, dtype=np.int64, order="C")
 
 
@@ -53,15 +59,30 @@ def rank(array: np.ndarray, name: str, expected: int, layout: str) -> None:
         raise ValueError(f"{name}: expected a {expected}-D array {layout}, got shape {array.shape}")
 
 
-def positive_int(value, name: str) -> int:
+def integer(value, name: str, minimum: int) -> int:
+    """``value`` as an int >= minimum (0 or 1): TypeError for other types (bools included),
+    ValueError below minimum."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name}: expected a positive int, got {value}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected a {'positive' if minimum else 'non-negative'} int, "
+                         f"got {value}")
     return int(value)
+
+
+def positive_int(value, name: str) -> int:
+    return integer(value, name, 1)
 
 
 def real(value, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
     return float(value)
+
+
+def finite(value, name: str) -> float:
+    """A real number that is neither NaN nor infinite."""
+    value = real(value, name)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, Dict, Optional
 
 KINDS = ("encoder", "decoder", "encoder-decoder")
@@ -17,6 +18,19 @@ NORMS = ("layer_norm", "rms_norm")
 NORM_POSITIONS = ("post", "pre")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu")
 POSITIONS = ("learned", "sinusoidal", "rotary", "none")
+# The int fields and their least value (None: any int); those defaulting to None may be None.
+INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "vocab_size": 1,
+              "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
+              "type_vocab_size": 0, "pad_token_id": None}
+
+
+def check_int(value, name: str, minimum: Optional[int] = 1) -> int:
+    """``value``, an int (not a bool) >= minimum (0, 1 or None for any), else a ValueError
+    naming it: configs are data read from files (converters name config.json's fields)."""
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        expected = {None: "an int", 0: "a non-negative int", 1: "a positive int"}[minimum]
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return value
 
 
 @dataclasses.dataclass
@@ -64,10 +78,18 @@ class ModelConfig:
             if value not in allowed:
                 raise ValueError(f"config.{field}: {value!r} is not supported; supported: "
                                  f"{', '.join(allowed)}")
-        for field in ("num_layers", "d_model", "num_heads", "ffn_dim", "vocab_size"):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in INT_FIELDS and not (value is None and field.default is None):
+                check_int(value, f"config.{field.name}", INT_FIELDS[field.name])
+        for field in ("norm_eps", "rope_base", "embedding_scale"):
             value = getattr(self, field)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"config.{field}: expected a positive int, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"config.{field}: expected a finite number, got {value!r}")
+        if self.norm_eps < 0:
+            raise ValueError(f"config.norm_eps: expected a non-negative number, got {self.norm_eps!r}")
+        if self.rope_base <= 0:
+            raise ValueError(f"config.rope_base: expected a positive number, got {self.rope_base!r}")
         if self.d_model % self.num_heads:
             raise ValueError(f"config: num_heads={self.num_heads} does not divide "
                              f"d_model={self.d_model}")

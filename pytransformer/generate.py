@@ -21,10 +21,12 @@ streamer then receives the returned sequences' new tokens, column by column, aft
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Optional
+import numbers
+from typing import Callable, Dict, Iterator, List, Mapping, Optional
 
 import numpy as np
 
+from . import _checks
 from .logits import Processors, log_softmax, softmax
 
 # transformers' GenerationConfig._get_default_generation_params(): used when neither the call
@@ -44,68 +46,94 @@ GENERATION_KEYS = tuple(HF_DEFAULTS)
 NEG = np.float32(-1.0e9)  # HF's "very large negative" beam score
 
 
-def _int_list(value, name: str) -> Optional[List[int]]:
+def _is_id(value, vocab: Optional[int]) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and float(value).is_integer() and value >= 0 and (vocab is None or value < vocab))
+
+
+def _int_list(value, name: str, vocab: Optional[int] = None) -> Optional[List[int]]:
+    """A token id or a list of them as a list of ints (None for none); ids in [0, vocab) when
+    vocab is given (those that index the scores or the embedding)."""
     if value is None:
         return None
-    values = [value] if np.ndim(value) == 0 else list(np.asarray(value).reshape(-1))
+    values = list(np.asarray(value, dtype=object).reshape(-1))
     if not values:  # an explicit [] overrides the checkpoint's value with "none"
         return None
-    if any(int(v) != v or v < 0 for v in values):
-        raise ValueError(f"{name}: expected a non-negative token id or a list of them, got {value!r}")
+    if not all(_is_id(v, vocab) for v in values):
+        expected = "non-negative" if vocab is None else f"in [0, {vocab})"
+        raise ValueError(f"{name}: expected a token id {expected} or a list of them, got {value!r}")
     return [int(v) for v in values]
+
+
+def _words(value, name: str, vocab: int) -> Optional[List[List[int]]]:
+    """bad_words_ids: as HF, a list of non-empty lists of token ids (here in [0, vocab))."""
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(word, (list, tuple, np.ndarray)) and len(word) for word in value):
+        raise ValueError(f"{name}: expected a list of non-empty lists of token ids, got {value!r}")
+    return [_int_list(word, name, vocab) for word in value] or None
 
 
 class Settings:
     """The call's arguments over the checkpoint's generation config over HF's defaults,
-    checked once (ValueError naming the argument)."""
+    checked once (ValueError or TypeError naming the argument, or generation_config.<key> for
+    a value from the checkpoint)."""
 
     def __init__(self, model, kwargs: Dict, encoder_decoder: bool):
-        checkpoint = dict(getattr(model, "generation_config", None) or {})
+        checkpoint = getattr(model, "generation_config", None) or {}
+        if not isinstance(checkpoint, Mapping):
+            raise TypeError(f"generation_config: expected a dict of generation settings, got "
+                            f"{type(checkpoint).__name__}")
         unknown = sorted(set(kwargs) - set(HF_DEFAULTS))
         if unknown:
             raise TypeError(f"generate: unknown arguments {unknown}")
+        vocab = model.config.vocab_size
 
-        def pick(key):
+        def pick(key, convert=None, *args):
+            """The call's value, else the checkpoint's, else HF's default; converted (and
+            checked) by convert(value, name, *args), named after where it came from."""
             if kwargs.get(key) is not None:
-                return kwargs[key]
-            if checkpoint.get(key) is not None:
-                return checkpoint[key]
-            return HF_DEFAULTS[key]
+                value, name = kwargs[key], key
+            elif checkpoint.get(key) is not None:
+                value, name = checkpoint[key], f"generation_config.{key}"
+            else:
+                value, name = HF_DEFAULTS[key], key
+            return value if convert is None or value is None else convert(value, name, *args)
 
+        integer, finite = _checks.integer, _checks.finite
         self.do_sample = bool(pick("do_sample"))
-        self.num_beams = int(pick("num_beams"))
-        self.num_return_sequences = int(pick("num_return_sequences"))
-        self.temperature = float(pick("temperature"))
-        self.top_k = int(pick("top_k") or 0)
-        self.top_p = float(pick("top_p"))
-        self.repetition_penalty = float(pick("repetition_penalty"))
-        self.no_repeat_ngram_size = int(pick("no_repeat_ngram_size") or 0)
-        self.length_penalty = float(pick("length_penalty"))
+        self.num_beams = pick("num_beams", integer, 1)
+        self.num_return_sequences = pick("num_return_sequences", integer, 1)
+        self.temperature = pick("temperature", finite)
+        self.top_k = pick("top_k", integer, 0)
+        self.top_p = pick("top_p", finite)
+        self.repetition_penalty = pick("repetition_penalty", finite)
+        self.no_repeat_ngram_size = pick("no_repeat_ngram_size", integer, 0)
+        self.length_penalty = pick("length_penalty", finite)
         self.early_stopping = pick("early_stopping")
-        self.bad_words_ids = pick("bad_words_ids")
-        self.eos = _int_list(pick("eos_token_id"), "eos_token_id")
-        pad = _int_list(pick("pad_token_id"), "pad_token_id")
+        self.bad_words_ids = pick("bad_words_ids", _words, vocab)
+        self.eos = pick("eos_token_id", _int_list)
+        pad = pick("pad_token_id", _int_list)
         # HF: an unset pad token becomes the first EOS token.
         self.pad = pad[0] if pad else (self.eos[0] if self.eos else None)
-        bos = _int_list(pick("bos_token_id"), "bos_token_id")
-        start = _int_list(pick("decoder_start_token_id"), "decoder_start_token_id") or bos
+        # The decoder start token (else BOS) is looked up in an encoder-decoder's embedding.
+        start_vocab = vocab if encoder_decoder else None
+        start = (pick("decoder_start_token_id", _int_list, start_vocab)
+                 or pick("bos_token_id", _int_list, start_vocab))
         self.decoder_start = start[0] if start else None
-        forced_bos = _int_list(pick("forced_bos_token_id"), "forced_bos_token_id")
+        forced_bos = pick("forced_bos_token_id", _int_list, vocab)
         self.forced_bos = forced_bos[0] if forced_bos else None
-        self.forced_eos = _int_list(pick("forced_eos_token_id"), "forced_eos_token_id")
-        self.max_new_tokens = kwargs.get("max_new_tokens")
-        self.checkpoint_max_length = checkpoint.get("max_length")
-        self.min_new_tokens = pick("min_new_tokens")
-        self.min_length = int(pick("min_length") or 0)
+        self.forced_eos = pick("forced_eos_token_id", _int_list, vocab)
+        new = kwargs.get("max_new_tokens")
+        self.max_new_tokens = None if new is None else integer(new, "max_new_tokens", 1)
+        max_length = checkpoint.get("max_length")
+        self.checkpoint_max_length = (None if max_length is None else
+                                      integer(max_length, "generation_config.max_length", 1))
+        self.min_new_tokens = pick("min_new_tokens", integer, 0)
+        self.min_length = pick("min_length", integer, 0)
         self.encoder_decoder = encoder_decoder
-        self._check()
+        self._check(vocab)
 
-    def _check(self) -> None:
-        if self.num_beams < 1:
-            raise ValueError(f"num_beams: expected at least 1, got {self.num_beams}")
-        if self.num_return_sequences < 1:
-            raise ValueError(f"num_return_sequences: expected at least 1, got "
-                             f"{self.num_return_sequences}")
+    def _check(self, vocab: int) -> None:
         if self.num_beams > 1 and self.num_return_sequences > self.num_beams:
             raise ValueError(f"num_return_sequences: {self.num_return_sequences} exceeds "
                              f"num_beams={self.num_beams}")
@@ -116,16 +144,18 @@ class Settings:
             raise ValueError(f"temperature: expected a positive float, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p: expected a float in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k: expected a non-negative int, got {self.top_k}")
         if not self.repetition_penalty > 0:
             raise ValueError(f"repetition_penalty: expected a positive float, got "
                              f"{self.repetition_penalty}")
-        if self.no_repeat_ngram_size < 0:
-            raise ValueError(f"no_repeat_ngram_size: expected >= 0, got {self.no_repeat_ngram_size}")
         if self.early_stopping not in (True, False, "never"):
             raise ValueError(f"early_stopping: expected True, False or 'never', got "
                              f"{self.early_stopping!r}")
+        # Beam search ranks max(2, 1 + #EOS) x num_beams candidates out of num_beams x vocab
+        # (HF's beams_to_keep; its torch.topk fails when there are fewer).
+        n_eos = len(self.eos or [])
+        if self.num_beams > 1 and max(2, 1 + n_eos) > vocab:
+            raise ValueError(f"eos_token_id: beam search keeps max(2, 1 + {n_eos} EOS ids) "
+                             f"candidates per beam, more than the vocabulary's {vocab} tokens")
         if self.encoder_decoder and self.decoder_start is None:
             raise ValueError("decoder_start_token_id: an encoder-decoder needs a decoder start "
                              "token (or bos_token_id); none given and none in the checkpoint")
@@ -136,10 +166,8 @@ class Settings:
         length); else 20 new tokens."""
         if self.max_new_tokens is not None:
             new = self.max_new_tokens
-            if isinstance(new, bool) or not isinstance(new, (int, np.integer)) or new < 1:
-                raise ValueError(f"max_new_tokens: expected a positive int, got {new!r}")
         elif self.checkpoint_max_length is not None:
-            new = int(self.checkpoint_max_length) - prompt_length
+            new = self.checkpoint_max_length - prompt_length
             if new < 1:
                 raise ValueError(f"max_new_tokens: not given, and the checkpoint's max_length "
                                  f"{self.checkpoint_max_length} leaves no room after the "
@@ -148,10 +176,8 @@ class Settings:
             new = HF_DEFAULTS["max_length"]
         min_length = self.min_length
         if self.min_new_tokens is not None:
-            if int(self.min_new_tokens) < 0:
-                raise ValueError(f"min_new_tokens: expected >= 0, got {self.min_new_tokens}")
-            min_length = int(self.min_new_tokens) + prompt_length
-        return int(new), min_length
+            min_length = self.min_new_tokens + prompt_length
+        return new, min_length
 
 
 def infer_attention_mask(ids: np.ndarray, attention_mask, settings: Settings) -> np.ndarray:
@@ -261,7 +287,7 @@ class Generation:
         if ids.ndim != 2 or ids.shape[1] == 0 or ids.shape[0] == 0 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"input_ids: expected integer token ids [batch, length] with length "
                              f">= 1, got shape {np.shape(input_ids)} dtype {ids.dtype}")
-        ids = ids.astype(np.int64)
+        ids = _checks.integers(ids, "input_ids")  # (uint64 ids past int64 would wrap negative)
         mask = infer_attention_mask(ids, attention_mask, s)
         self.batch = ids.shape[0]
         beams = s.num_beams > 1

@@ -130,7 +130,7 @@ class Processors:
             scores = bad_words(scores, ids, s.bad_words_ids, s.eos)
         if s.eos and self.min_length > 0 and cur < self.min_length:
             scores = scores.copy()
-            scores[:, s.eos] = NEG_INF
+            scores[:, [e for e in s.eos if e < scores.shape[1]]] = NEG_INF  # HF skips ids past V
         if s.forced_bos is not None and cur == 1:
             scores = force_tokens(scores, [s.forced_bos])
         if s.forced_eos is not None and cur == self.max_length - 1:

@@ -69,6 +69,9 @@ def load(path: str | os.PathLike) -> MappedTensors:
             header = json.loads(f.read(header_len))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SafetensorsError(f"{path}: the header is not valid JSON ({error})") from None
+        except RecursionError:
+            raise SafetensorsError(f"{path}: the header is JSON nested too deeply to be a "
+                                   "safetensors header") from None
         if not isinstance(header, dict):
             raise SafetensorsError(f"{path}: the header is not a JSON object")
         data_start = 8 + header_len

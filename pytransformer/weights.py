@@ -31,7 +31,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from . import safetensors
+from . import quantize, safetensors
 from .config import ModelConfig
 from .convert._common import CheckpointError
 
@@ -61,8 +61,7 @@ def load(path) -> Tuple[ModelConfig, Tensors]:
     config_path = os.path.join(path, "config.json")
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"{path}: no config.json (expected a checkpoint folder)")
-    with open(config_path) as f:
-        raw = json.load(f)
+    raw = _read_json(config_path)
     if raw.get("format") == "pytransformer":
         config, tensors = ModelConfig.from_dict(raw), _read_tensors(path)
         validate(config, tensors)
@@ -88,13 +87,23 @@ def load_generation_config(path) -> Dict:
 
     path = os.fspath(path)
     generation_path = os.path.join(path, "generation_config.json")
-    if os.path.isfile(generation_path):
-        with open(generation_path) as f:
-            raw = json.load(f)
-    else:
-        with open(os.path.join(path, "config.json")) as f:
-            raw = json.load(f)
+    if not os.path.isfile(generation_path):
+        generation_path = os.path.join(path, "config.json")
+    raw = _read_json(generation_path)
     return {k: v for k, v in raw.items() if k in GENERATION_KEYS and v is not None}
+
+
+def _read_json(path: str) -> dict:
+    """A JSON file whose top level is an object (config.json, generation_config.json)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"{path}: cannot be read as JSON ({error})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object at the top level, got a "
+                         f"{type(raw).__name__}")
+    return raw
 
 
 def _read_tensors(path: str) -> Tensors:
@@ -176,10 +185,25 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
 
 def validate(config: ModelConfig, tensors: Tensors) -> None:
     """Raise CheckpointError (a ValueError) naming the first tensor ``config`` needs that is
-    missing from ``tensors`` or has the wrong shape."""
+    missing from ``tensors`` or has the wrong shape, or a tensor of the wrong dtype: floating
+    point, but for the int8 Linear weights of a quantized checkpoint, each with its float
+    ``.weight_scale`` [out] (see pytransformer/quantize.py)."""
     for name, shape in expected_shapes(config).items():
         if name not in tensors:
             raise CheckpointError(f"checkpoint is missing tensor {name!r}")
         if tuple(tensors[name].shape) != shape:
             raise CheckpointError(f"checkpoint tensor {name!r}: expected shape {shape}, "
                                   f"found {tuple(tensors[name].shape)}")
+    for name, array in tensors.items():
+        if array.dtype == np.int8 and quantize.is_linear_weight(name, array):
+            scale = tensors.get(name + "_scale")
+            if scale is None:
+                raise CheckpointError(f"checkpoint tensor {name!r}: an int8 weight needs its "
+                                      f"scales {name + '_scale'!r}, which are missing")
+            if scale.dtype.kind != "f" or scale.shape != array.shape[:1]:
+                raise CheckpointError(f"checkpoint tensor {name + '_scale'!r}: expected float "
+                                      f"scales of shape {array.shape[:1]}, found {scale.dtype} "
+                                      f"{scale.shape}")
+        elif array.dtype.kind != "f":
+            raise CheckpointError(f"checkpoint tensor {name!r}: expected a floating-point dtype, "
+                                  f"found {array.dtype}")

@@ -67,3 +67,26 @@ def test_rank_positive_int_and_real():
     for bad in (None, "1e-5", np.bool_(True), 1j):
         with pytest.raises(TypeError, match="^eps:"):
             _checks.real(bad, "eps")
+
+
+def test_integers_reports_uint64_values_past_int64_as_they_are():
+    np.testing.assert_array_equal(_checks.integers(np.array([0, 2**63 - 1], np.uint64), "ids"),
+                                  [0, 2**63 - 1])
+    with pytest.raises(ValueError, match=f"^ids: value {2**64 - 1} exceeds the int64 range"):
+        _checks.integers(np.array([1, 2**64 - 1], np.uint64), "ids")  # not wrapped to -1
+
+
+def test_integer_and_finite():
+    assert _checks.integer(np.int8(0), "k", 0) == 0 and _checks.integer(7, "k", 1) == 7
+    for bad, minimum, error, message in ((-1, 0, ValueError, "a non-negative int, got -1"),
+                                         (0, 1, ValueError, "a positive int, got 0"),
+                                         (False, 0, TypeError, "an int, got bool"),
+                                         ("1", 0, TypeError, "an int, got str")):
+        with pytest.raises(error, match=f"^k: expected {message}"):
+            _checks.integer(bad, "k", minimum)
+    assert _checks.finite(np.float32(-2.5), "p") == -2.5
+    for bad in (float("nan"), float("inf"), -np.inf):
+        with pytest.raises(ValueError, match="^p: expected a finite number"):
+            _checks.finite(bad, "p")
+    with pytest.raises(TypeError, match="^p: expected a number"):
+        _checks.finite("1", "p")

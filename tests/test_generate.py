@@ -248,6 +248,23 @@ def test_breaking_out_of_generate_tokens_stops_the_work(lm, monkeypatch):
     (dict(max_new_tokens=60), "max_new_tokens"),
     (dict(early_stopping="sometimes"), "early_stopping"),
     (dict(top_k=-1), "top_k"),
+    # NaN / inf make no sense as any of these (a NaN length_penalty returned only the prompt)
+    (dict(num_beams=3, length_penalty=float("nan")), "length_penalty: expected a finite number"),
+    (dict(num_beams=3, length_penalty=float("-inf")), "length_penalty: expected a finite number"),
+    (dict(do_sample=True, temperature=float("inf")), "temperature: expected a finite number"),
+    (dict(temperature=float("nan")), "temperature: expected a finite number"),
+    (dict(repetition_penalty=float("inf")), "repetition_penalty: expected a finite number"),
+    (dict(do_sample=True, top_p=float("nan")), "top_p"),
+    # ids that index the scores: in [0, vocab), as HF's processors require
+    (dict(bad_words_ids=[[-1]]), r"bad_words_ids: expected a token id in \[0, 97\)"),
+    (dict(bad_words_ids=[[5, VOCAB]]), r"bad_words_ids: expected a token id in \[0, 97\)"),
+    (dict(bad_words_ids=[[]]), "bad_words_ids: expected a list of non-empty lists"),
+    (dict(bad_words_ids=[5, 6]), "bad_words_ids: expected a list of non-empty lists"),
+    (dict(forced_eos_token_id=VOCAB), r"forced_eos_token_id: expected a token id in \[0, 97\)"),
+    (dict(forced_bos_token_id=VOCAB), r"forced_bos_token_id: expected a token id in \[0, 97\)"),
+    (dict(eos_token_id=-1), "eos_token_id: expected a token id"),
+    # beam search ranks (1 + #EOS) x num_beams candidates: HF's torch.topk fails past the vocab
+    (dict(num_beams=3, eos_token_id=list(range(VOCAB))), "eos_token_id: beam search keeps"),
 ])
 def test_bad_arguments_raise_value_error_naming_them(lm, kwargs, name):
     _, model, _ = lm
@@ -258,6 +275,53 @@ def test_bad_arguments_raise_value_error_naming_them(lm, kwargs, name):
     kwargs.setdefault("max_new_tokens", 4)
     with pytest.raises(ValueError, match=name):
         model.generate(ids, mask, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(num_beams="x"), "num_beams: expected an int, got str"),
+    (dict(num_beams=2.5), "num_beams: expected an int, got float"),
+    (dict(top_k="50"), "top_k: expected an int, got str"),
+    (dict(min_new_tokens=True), "min_new_tokens: expected an int, got bool"),
+    (dict(length_penalty="1.0"), "length_penalty: expected a number, got str"),
+])
+def test_arguments_of_the_wrong_type_raise_type_error_naming_them(lm, kwargs, name):
+    _, model, _ = lm
+    with pytest.raises(TypeError, match=name):
+        model.generate(*_prompts(), max_new_tokens=4, **kwargs)
+
+
+def test_bad_checkpoint_generation_config_values_are_named(lm, monkeypatch):
+    """A value from generation_config.json (or a dict set as model.generation_config) is
+    checked like an argument and named generation_config.<key>."""
+    _, model, _ = lm
+    ids, mask = _prompts()
+    monkeypatch.setattr(model, "generation_config", {"num_beams": "x"})
+    with pytest.raises(TypeError, match="generation_config.num_beams: expected an int, got str"):
+        model.generate(ids, mask, max_new_tokens=4)
+    monkeypatch.setattr(model, "generation_config", {"length_penalty": float("nan"), "num_beams": 2})
+    with pytest.raises(ValueError, match="generation_config.length_penalty: expected a finite"):
+        model.generate(ids, mask, max_new_tokens=4)
+    monkeypatch.setattr(model, "generation_config", {"max_length": "20"})
+    with pytest.raises(TypeError, match="generation_config.max_length: expected an int"):
+        model.generate(ids, mask)
+    monkeypatch.setattr(model, "generation_config", [("num_beams", 2)])
+    with pytest.raises(TypeError, match="generation_config: expected a dict"):
+        model.generate(ids, mask, max_new_tokens=4)
+
+
+def test_eos_ids_past_the_vocabulary_are_ignored_as_in_transformers(lm):
+    """HF's min-length processor skips EOS ids the scores do not have (no IndexError)."""
+    hf, model, eos = lm
+    ids, mask = _prompts()
+    options = dict(max_new_tokens=6, min_new_tokens=3, eos_token_id=[VOCAB + 5, eos])
+    theirs, _ = _hf(hf, ids, mask, **options)
+    np.testing.assert_array_equal(model.generate(ids, mask, **options), theirs)
+
+
+def test_uint64_token_ids_past_int64_are_reported_as_they_are(lm):
+    _, model, _ = lm
+    with pytest.raises(ValueError, match="input_ids: value 18446744073709551615 exceeds"):
+        model.generate(np.array([[3, 2**64 - 1]], np.uint64), max_new_tokens=2)
 
 
 def _unlimited(model):

@@ -119,6 +119,23 @@ def test_missing_decoder_start_raises(seq2seq):
         ours.generation_config = saved
 
 
+def test_decoder_start_past_the_vocabulary_is_named(seq2seq):
+    """It was reported as "input_ids: token id 60 is outside the vocabulary"."""
+    _, _, ours = seq2seq
+    for name in ("decoder_start_token_id", "bos_token_id"):  # bos: the start when none is set
+        saved, ours.generation_config = ours.generation_config, {name: VOCAB}
+        try:
+            with pytest.raises(ValueError, match=rf"^generation_config.{name}: expected a token "
+                                                 rf"id in \[0, 60\)"):
+                ours.generate(*_sources(), max_new_tokens=3)
+        finally:
+            ours.generation_config = saved
+    with pytest.raises(ValueError, match=r"^decoder_start_token_id: expected a token id in \[0, 60\)"):
+        ours.generate(*_sources(), max_new_tokens=3, decoder_start_token_id=VOCAB)
+    with pytest.raises(ValueError, match="^group_size: expected a positive int, got 0"):
+        ours.start(*_sources(), max_length=4, group_size=0)
+
+
 def _hf_seq2seq(kind, path):
     torch.manual_seed(4)
     common = dict(vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=2,

@@ -106,7 +106,19 @@ def test_decoder_errors(gpt2):
     _, model = gpt2
     with pytest.raises(ValueError, match="input_ids: token id"):
         model.forward(np.array([[VOCAB]]))
-    with pytest.raises(ValueError, match="position_ids"):
+    with pytest.raises(ValueError, match=r"position_ids: expected positions in \[0, 32\), got \[0, 32\]"):
         model.forward(np.array([[1, 2]]), position_ids=np.array([[0, 32]]))
     with pytest.raises(ValueError, match="position_ids: expected shape"):
         model.forward(np.array([[1, 2]]), position_ids=np.array([0, 1]))
+    with pytest.raises(ValueError, match="input_ids: value 18446744073709551615 exceeds the int64"):
+        model.forward(np.array([[2**64 - 1]], np.uint64))  # not wrapped to "token id -1"
+    # as EncoderDecoder.start: a group of 0 rows would divide by zero in cache.reorder
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match="^group_size: expected a"):
+            model.start(2, 8, group_size=bad)
+
+
+def test_rotary_positions_have_no_upper_limit_in_the_error(llama):
+    _, model = llama
+    with pytest.raises(ValueError, match=r"position_ids: expected non-negative positions, got \[-1, 1\]"):
+        model.forward(np.array([[1, 2]]), position_ids=np.array([[-1, 1]]))

@@ -57,7 +57,8 @@ def test_bfloat16_is_widened_to_float32(tmp_path):
     np.testing.assert_array_equal(loaded, values)
 
 
-@pytest.mark.parametrize("damage", ["truncated_data", "huge_header", "bad_json", "tiny", "bad_offsets", "bad_dtype"])
+@pytest.mark.parametrize("damage", ["truncated_data", "huge_header", "bad_json", "tiny", "bad_offsets", "bad_dtype",
+                                    "deep_json"])
 def test_damaged_files_raise_clear_errors(tmp_path, rng, damage):
     path = tmp_path / "d.safetensors"
     st.save({"w": rng.standard_normal((4, 4)).astype(np.float32)}, path)
@@ -72,6 +73,9 @@ def test_damaged_files_raise_clear_errors(tmp_path, rng, damage):
         blob = blob[:8] + b"{" * header_len + blob[8 + header_len:]
     elif damage == "tiny":
         blob = blob[:5]
+    elif damage == "deep_json":  # valid JSON, but json.loads would raise RecursionError
+        text = b"[" * 100_000 + b"]" * 100_000
+        blob = struct.pack("<Q", len(text)) + text
     else:
         if damage == "bad_offsets":
             header["w"]["data_offsets"] = [0, 10_000]
@@ -80,7 +84,7 @@ def test_damaged_files_raise_clear_errors(tmp_path, rng, damage):
         text = json.dumps(header).encode()
         blob = struct.pack("<Q", len(text)) + text + blob[8 + header_len:]
     path.write_bytes(blob)
-    with pytest.raises(st.SafetensorsError, match="d.safetensors"):
+    with pytest.raises(st.SafetensorsError, match="d.safetensors: " + ("the header" if "json" in damage else "")):
         st.load(path)
 
 
@@ -188,6 +192,19 @@ def test_hf_checkpoint_errors(tmp_path, rng):
     ({"num_kv_heads": 3, "num_heads": 4}, "num_kv_heads=3"),
     ({"num_layers": 0}, "config.num_layers"),
     ({"kind": "decoder-encoder"}, "config.kind"),
+    ({"num_layers": True}, "config.num_layers: expected a positive int, got True"),
+    ({"num_decoder_layers": -1}, "config.num_decoder_layers: expected a positive int, got -1"),
+    ({"num_kv_heads": -2}, "config.num_kv_heads: expected a positive int, got -2"),
+    ({"num_kv_heads": 0}, "config.num_kv_heads: expected a positive int, got 0"),
+    ({"max_positions": 0}, "config.max_positions: expected a positive int, got 0"),
+    ({"max_positions": "8"}, "config.max_positions: expected a positive int, got '8'"),
+    ({"max_positions": 8.0}, "config.max_positions: expected a positive int, got 8.0"),
+    ({"type_vocab_size": -1}, "config.type_vocab_size: expected a non-negative int, got -1"),
+    ({"pad_token_id": "0"}, "config.pad_token_id: expected an int, got '0'"),
+    ({"norm_eps": float("nan")}, "config.norm_eps: expected a finite number, got nan"),
+    ({"norm_eps": -1e-5}, "config.norm_eps: expected a non-negative number"),
+    ({"embedding_scale": float("inf")}, "config.embedding_scale: expected a finite number"),
+    ({"rope_base": 0}, "config.rope_base: expected a positive number, got 0"),
 ])
 def test_config_validation(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -201,3 +218,97 @@ def test_config_from_dict_rejects_unknown_and_missing_fields():
     del data["d_model"]
     with pytest.raises(ValueError, match="missing required fields \\['d_model'\\]"):
         ModelConfig.from_dict(data)
+
+
+def test_config_pad_token_id_may_be_any_int():
+    assert _encoder_config(pad_token_id=-1).pad_token_id == -1  # as in some LLaMA config.json files
+
+
+def _hf_folder(path, **raw):
+    """A Hugging Face folder whose config.json is ``raw`` and a placeholder model.safetensors
+    (the config errors come first)."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(raw))
+    st.save({"x": np.zeros(1, np.float32)}, path / "model.safetensors")
+    return path
+
+
+@pytest.mark.parametrize("raw,match", [
+    (dict(model_type="llama", hidden_size=16, num_attention_heads=0),  # was a ZeroDivisionError
+     "config.json: num_attention_heads: expected a positive int, got 0"),
+    (dict(model_type="llama", hidden_size=16, num_attention_heads=2, num_key_value_heads=-1),
+     "config.json: num_key_value_heads: expected a positive int, got -1"),
+    (dict(model_type="gpt2", n_embd=16, n_head=2, n_layer="2"),
+     "config.json: n_layer: expected a positive int, got '2'"),
+    (dict(model_type="bert", hidden_size=16, num_attention_heads=2, type_vocab_size=-1),
+     "config.json: type_vocab_size: expected a non-negative int, got -1"),
+    (dict(model_type="bart", d_model="16", scale_embedding=True),
+     "config.json: d_model: expected a positive int, got '16'"),
+    (dict(model_type="marian", encoder_attention_heads=0, decoder_attention_heads=0),
+     "config.json: encoder_attention_heads: expected a positive int, got 0"),
+])
+def test_hf_config_fields_are_checked_and_named(tmp_path, raw, match):
+    with pytest.raises(ValueError, match=match):
+        pytransformer.load(_hf_folder(tmp_path / "hf", **raw))
+
+
+def test_hf_config_missing_field_takes_the_transformers_default(tmp_path):
+    """transformers fills a field missing from config.json with its config class's default
+    (GPT2Config: n_layer=12), and so does the converter (it raised KeyError)."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=11, n_embd=8, n_layer=12, n_head=2, n_positions=8)
+    transformers.GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    raw = json.loads((tmp_path / "config.json").read_text())
+    del raw["n_layer"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert pytransformer.load(tmp_path).config.num_layers == 12
+
+
+@pytest.mark.parametrize("file", ["config.json", "generation_config.json"])
+@pytest.mark.parametrize("text,match", [
+    ("[1]", "expected a JSON object at the top level, got a list"),  # was an AttributeError
+    ("[" * 100_000 + "]" * 100_000, "cannot be read as JSON"),  # was a RecursionError
+    ("{", "cannot be read as JSON"),
+], ids=["list", "deep", "broken"])
+def test_json_files_that_are_not_objects_are_named(tmp_path, rng, file, text, match):
+    config = _encoder_config(kind="decoder")
+    pytransformer.save(config, _decoder_tensors(config, rng), tmp_path)
+    (tmp_path / file).write_text(text)
+    with pytest.raises(ValueError, match=f"{file}: {match}"):
+        pytransformer.load(tmp_path)
+
+
+def _decoder_tensors(config, rng):
+    return {name: rng.standard_normal(shape).astype(np.float32)
+            for name, shape in pytransformer.weights.expected_shapes(config).items()}
+
+
+def test_tensors_of_the_wrong_dtype_are_named(tmp_path, rng):
+    """Every tensor is floating point but for the int8 Linear weights of a quantized checkpoint,
+    which need their .weight_scale (these reached the kernels' bindings as an
+    "incompatible function arguments" TypeError)."""
+    from pytransformer import quantize
+
+    config = _encoder_config(kind="decoder")
+    tensors = _decoder_tensors(config, rng)
+    name = "decoder.0.ffn.up.weight"
+    quantized = quantize.quantize_tensors(tensors)
+    cases = {
+        "no_scale": ({k: v for k, v in quantized.items() if k != name + "_scale"},
+                     f"'{name}': an int8 weight needs its scales '{name}_scale', which are missing"),
+        "int8_in_float": (dict(tensors, **{name: quantized[name]}),
+                          f"'{name}': an int8 weight needs its scales"),
+        "scale_shape": (dict(quantized, **{name + "_scale": quantized[name + "_scale"][:8]}),
+                        rf"'{name}_scale': expected float scales of shape \(24,\), found float32 \(8,\)"),
+        "bool": (dict(tensors, **{name: tensors[name] > 0}),
+                 f"'{name}': expected a floating-point dtype, found bool"),
+        "int8_embedding": (dict(tensors, **{"embed.tokens": tensors["embed.tokens"].astype(np.int8)}),
+                           "'embed.tokens': expected a floating-point dtype, found int8"),
+    }
+    for case, (bad, match) in cases.items():
+        pytransformer.weights.save(config, bad, tmp_path / case)
+        for compute_type in (None, "float32", "int8"):
+            with pytest.raises(ValueError, match=match):
+                pytransformer.load(tmp_path / case, compute_type=compute_type)

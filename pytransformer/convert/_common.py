@@ -6,6 +6,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from ..config import check_int
+
 Tensors = Dict[str, np.ndarray]
 
 
@@ -23,6 +25,13 @@ def hf_activation(raw: dict, field: str, default: str) -> str:
         raise ValueError(f"config.json: {field} {name!r} is not supported; supported: "
                          f"{', '.join(HF_ACTIVATIONS)}")
     return HF_ACTIVATIONS[name]
+
+
+def hf_int(raw: dict, field: str, default: int, minimum: int = 1) -> int:
+    """config.json's int ``field``, ``default`` when absent or null (transformers fills a
+    missing field with its config class's default), else a ValueError naming the field."""
+    value = raw.get(field)
+    return check_int(default if value is None else value, f"config.json: {field}", minimum)
 
 
 class CheckpointError(ValueError):

@@ -32,7 +32,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation
+from ._common import Source, Tensors, hf_activation, hf_int
 
 # transformers fills a field missing from config.json with its class default; so do we.
 BART_DEFAULTS = {
@@ -75,21 +75,24 @@ def seq2seq_config(raw: dict, defaults: Dict[str, object], **choices) -> ModelCo
     def get(key: str):
         return raw.get(key, defaults[key])
 
+    def size(key: str) -> int:
+        return hf_int(raw, key, defaults[key])
+
     # Our layers take one width for both stacks; no released checkpoint of these families has two.
     for enc, dec in (("encoder_attention_heads", "decoder_attention_heads"),
                      ("encoder_ffn_dim", "decoder_ffn_dim")):
-        if get(enc) != get(dec):
-            raise ValueError(f"config.json: {enc}={get(enc)} differs from {dec}={get(dec)}; "
+        if size(enc) != size(dec):
+            raise ValueError(f"config.json: {enc}={size(enc)} differs from {dec}={size(dec)}; "
                              "encoder and decoder layers of different widths are not supported")
-    d_model = get("d_model")
-    decoder_layers = get("decoder_layers")
+    d_model = size("d_model")
+    decoder_layers = size("decoder_layers")
     return ModelConfig(
-        kind="encoder-decoder", num_layers=get("encoder_layers"),
-        num_decoder_layers=decoder_layers if decoder_layers != get("encoder_layers") else None,
-        d_model=d_model, num_heads=get("encoder_attention_heads"), ffn_dim=get("encoder_ffn_dim"),
-        vocab_size=get("vocab_size"), norm="layer_norm", norm_eps=1e-5,
+        kind="encoder-decoder", num_layers=size("encoder_layers"),
+        num_decoder_layers=decoder_layers if decoder_layers != size("encoder_layers") else None,
+        d_model=d_model, num_heads=size("encoder_attention_heads"), ffn_dim=size("encoder_ffn_dim"),
+        vocab_size=size("vocab_size"), norm="layer_norm", norm_eps=1e-5,
         activation=hf_activation(raw, "activation_function", defaults["activation_function"]),
-        positions="learned", max_positions=get("max_position_embeddings"),
+        positions="learned", max_positions=size("max_position_embeddings"),
         embedding_scale=math.sqrt(d_model) if get("scale_embedding") else 1.0,
         tie_word_embeddings=get("tie_word_embeddings"), pad_token_id=get("pad_token_id"), **choices)
 

@@ -8,7 +8,12 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation
+from ._common import Source, Tensors, hf_activation, hf_int
+
+# BertConfig's defaults, used for a field missing from config.json (as transformers does).
+BERT_DEFAULTS = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12,
+                 "num_attention_heads": 12, "intermediate_size": 3072,
+                 "max_position_embeddings": 512}
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
@@ -16,13 +21,14 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     if raw.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError(f"config.json: position_embedding_type "
                          f"{raw['position_embedding_type']!r} is not supported; supported: absolute")
+    size = {key: hf_int(raw, key, default) for key, default in BERT_DEFAULTS.items()}
     config = ModelConfig(
-        kind="encoder", num_layers=raw["num_hidden_layers"], d_model=raw["hidden_size"],
-        num_heads=raw["num_attention_heads"], ffn_dim=raw["intermediate_size"],
-        vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="post",
+        kind="encoder", num_layers=size["num_hidden_layers"], d_model=size["hidden_size"],
+        num_heads=size["num_attention_heads"], ffn_dim=size["intermediate_size"],
+        vocab_size=size["vocab_size"], norm="layer_norm", norm_position="post",
         norm_eps=raw.get("layer_norm_eps", 1e-12), activation=activation,
-        positions="learned", max_positions=raw.get("max_position_embeddings", 512),
-        type_vocab_size=raw.get("type_vocab_size", 2), embedding_norm=True,
+        positions="learned", max_positions=size["max_position_embeddings"],
+        type_vocab_size=hf_int(raw, "type_vocab_size", 2, minimum=0), embedding_norm=True,
         pad_token_id=raw.get("pad_token_id"),
     )
     # BertForX checkpoints nest the encoder under "bert."; BertModel ones do not.

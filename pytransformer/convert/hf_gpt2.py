@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation
+from ._common import Source, Tensors, hf_activation, hf_int
+
+# GPT2Config's defaults, used for a field missing from config.json (as transformers does).
+GPT2_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12}
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
@@ -17,13 +20,14 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         raise ValueError("config.json: scale_attn_by_inverse_layer_idx=True is not supported")
     if raw.get("scale_attn_weights", True) is False:
         raise ValueError("config.json: scale_attn_weights=False is not supported")
-    E = raw["n_embd"]
-    F = raw.get("n_inner") or 4 * E
+    size = {key: hf_int(raw, key, default) for key, default in GPT2_DEFAULTS.items()}
+    E = size["n_embd"]
+    F = hf_int(raw, "n_inner", 4 * E)
     config = ModelConfig(
-        kind="decoder", num_layers=raw["n_layer"], d_model=E, num_heads=raw["n_head"],
-        ffn_dim=F, vocab_size=raw["vocab_size"], norm="layer_norm", norm_position="pre",
+        kind="decoder", num_layers=size["n_layer"], d_model=E, num_heads=size["n_head"],
+        ffn_dim=F, vocab_size=size["vocab_size"], norm="layer_norm", norm_position="pre",
         norm_eps=raw.get("layer_norm_epsilon", 1e-5), activation=activation,
-        positions="learned", max_positions=raw.get("n_positions", 1024), final_norm=True,
+        positions="learned", max_positions=size["n_positions"], final_norm=True,
         tie_word_embeddings=True, pad_token_id=raw.get("pad_token_id"),
     )
     # GPT2LMHeadModel nests the body under "transformer."; GPT2Model does not.

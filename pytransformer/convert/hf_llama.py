@@ -9,7 +9,12 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors
+from ._common import Source, Tensors, hf_int
+
+# LlamaConfig's defaults, used for a field missing from config.json (as transformers does).
+LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
+                  "num_hidden_layers": 32, "num_attention_heads": 32,
+                  "max_position_embeddings": 2048}
 
 
 def _rope_theta(raw: dict) -> float:
@@ -27,21 +32,20 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     act = raw.get("hidden_act", "silu")
     if act != "silu":
         raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: silu")
-    E = raw["hidden_size"]
-    H = raw["num_attention_heads"]
-    Hkv = raw.get("num_key_value_heads") or H
-    head_dim = raw.get("head_dim") or E // H
+    size = {key: hf_int(raw, key, default) for key, default in LLAMA_DEFAULTS.items()}
+    E, H, F = size["hidden_size"], size["num_attention_heads"], size["intermediate_size"]
+    Hkv = hf_int(raw, "num_key_value_heads", H)
+    head_dim = hf_int(raw, "head_dim", E // H)
     if head_dim * H != E:
         raise ValueError(f"config.json: head_dim={head_dim} with {H} heads != hidden_size={E} "
                          "is not supported")
-    F = raw["intermediate_size"]
     attention_bias = bool(raw.get("attention_bias", False))
     mlp_bias = bool(raw.get("mlp_bias", False))
     config = ModelConfig(
-        kind="decoder", num_layers=raw["num_hidden_layers"], d_model=E, num_heads=H,
-        num_kv_heads=Hkv, ffn_dim=F, vocab_size=raw["vocab_size"], norm="rms_norm",
+        kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
+        num_kv_heads=Hkv, ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm",
         norm_position="pre", norm_eps=raw.get("rms_norm_eps", 1e-6), activation="swiglu",
-        positions="rotary", max_positions=raw.get("max_position_embeddings", 2048),
+        positions="rotary", max_positions=size["max_position_embeddings"],
         rope_base=_rope_theta(raw), final_norm=True, attention_bias=attention_bias,
         ffn_bias=mlp_bias, tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
         pad_token_id=raw.get("pad_token_id"),

@@ -96,7 +96,8 @@ class DecoderStack:
             raise ValueError(f"position_ids: expected shape {(B, T)}, got {position_ids.shape}")
         limit = self.embeddings.max_positions
         if position_ids.size and (position_ids.min() < 0 or (limit is not None and position_ids.max() >= limit)):
-            raise ValueError(f"position_ids: positions must lie in [0, {limit}), got "
+            expected = "non-negative positions" if limit is None else f"positions in [0, {limit})"
+            raise ValueError(f"position_ids: expected {expected}, got "
                              f"[{position_ids.min()}, {position_ids.max()}]")
         return position_ids
 
@@ -118,6 +119,7 @@ class DecoderStack:
     def new_cache(self, rows: int, max_length: int, group_size: int) -> DecoderCache:
         rows = _checks.positive_int(rows, "rows")
         max_length = _checks.positive_int(max_length, "max_length")
+        group_size = _checks.positive_int(group_size, "group_size")
         limit = self.embeddings.max_positions
         if limit is not None and max_length > limit:
             raise ValueError(f"max_length: {max_length} exceeds the model's {limit} positions")
@@ -256,7 +258,7 @@ class EncoderDecoder(Generates):
         """Encode the source input_ids [B, S] once and return a decoding cache for B x
         group_size rows (row r decodes source r // group_size) of up to max_length target
         positions, holding every layer's cross-attention keys and values of the source."""
-        group_size = _checks.positive_int(group_size, "group_size")
+        group_size = _checks.positive_int(group_size, "group_size")  # before the encoder runs
         memory_kv, offsets = self._memory(input_ids, attention_mask, group_size)
         cache = self.decoder.new_cache(len(offsets) - 1, max_length, group_size)
         cache.memory_kv, cache.memory_offsets = memory_kv, offsets
