@@ -102,7 +102,8 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
         visible &= np.tril(np.ones((Tq, Tk), dtype=bool), k=Tk - Tq)[None, None]
     scores = np.where(visible, scores, -np.inf)
     row_max = scores.max(axis=-1, keepdims=True)
-    empty = ~np.isfinite(row_max)  # no visible key
+    # No visible key (max -inf): zeros. A NaN score is not that: its row stays NaN, as in softmax.
+    empty = row_max == -np.inf
     e = np.exp(scores - np.where(empty, 0, row_max))
     total = e.sum(axis=-1, keepdims=True)
     weights = np.where(empty, 0, e / np.where(empty, 1, total))

@@ -39,6 +39,10 @@ BAD_CALLS = {
     "rms_norm-weight-2d": lambda: _core.rms_norm(F32, np.ones((1, 4), np.float32), 1e-6, None),
     "rms_norm-residual-dtype": lambda: _core.rms_norm(F32, W4, 1e-6, F32.astype(np.float64)),
     "rms_norm-residual-list": lambda: _core.rms_norm(F32, W4, 1e-6, [[1.0] * 4] * 2),
+    # Strided or broadcast weights were read as if contiguous: out of bounds (a crash at 2^22).
+    "rms_norm-weight-broadcast": lambda: _core.rms_norm(np.ones((2, 1 << 22), np.float32), np.broadcast_to(np.float32(2), (1 << 22,)), 1e-5, None),
+    "layer_norm-weight-reversed": lambda: _core.layer_norm(F32, W4[::-1], None, 1e-5, None),
+    "layer_norm-bias-strided": lambda: _core.layer_norm(F32, W4, np.ones(8, np.float32)[::2], 1e-5, None),
     # softmax(x)
     "softmax-x-float64": lambda: _core.softmax(F32.astype(np.float64)),
     "softmax-x-0d": lambda: _core.softmax(np.array(1.0, np.float32)),
@@ -111,7 +115,46 @@ BAD_CALLS = {
     "set_num_threads-zero": lambda: _core.set_num_threads(0),
     "set_num_threads-negative": lambda: _core.set_num_threads(-4),
     "set_num_threads-str": lambda: _core.set_num_threads("2"),
+    # A million threads crashed inside libgomp at the next parallel region.
+    "set_num_threads-million": lambda: _core.set_num_threads(10**6),
 }
+
+
+def _never_initialised(cls):
+    """An object of a bound class whose C++ constructor never ran (__new__ without __init__)."""
+    return cls.__new__(cls)
+
+
+def _layer_with_norm(norm):
+    lin = lambda o, i: _core.PackedLinear(np.ones((o, i), np.float32))
+    return _core.TransformerLayer(heads=1, kv_heads=1, head_dim=4, pre_norm=True, qkv=lin(12, 4),
+                                  out=lin(4, 4), self_norm=norm, up=lin(8, 4), down=lin(4, 8),
+                                  ffn_norm=norm)
+
+
+# pybind11 hands an uninitialised object's raw storage to its methods; each must refuse it.
+UNINITIALISED_USES = {
+    "kv_cache-keys": lambda: _never_initialised(_core.KVCache).keys(0),
+    "kv_cache-layers": lambda: _never_initialised(_core.KVCache).layers,
+    "kv_cache-write": lambda: _never_initialised(_core.KVCache).write(0, np.ones((1, 1, 1, 4), np.float32), np.ones((1, 1, 1, 4), np.float32), 0),
+    "kv_cache-reorder": lambda: _never_initialised(_core.KVCache).reorder([0], 0),
+    "linear-forward": lambda: _never_initialised(_core.PackedLinear).forward(F32),
+    "linear-in_features": lambda: _never_initialised(_core.PackedLinear).in_features,
+    "linear_int8-forward": lambda: _never_initialised(_core.PackedLinearInt8).forward(F32),
+    "linear_int8-accumulators": lambda: _never_initialised(_core.PackedLinearInt8).accumulators(F32),
+    "linear_int8-kernel": lambda: _never_initialised(_core.PackedLinearInt8).kernel,
+    "layer-d_model": lambda: _never_initialised(_core.TransformerLayer).d_model,
+    "layer-forward": lambda: _never_initialised(_core.TransformerLayer).forward(np.ones((1, 2, 4), np.float32)),
+    "layer-norm-argument": lambda: _layer_with_norm(_never_initialised(_core.Norm)),
+    "layer-cache-argument": lambda: _layer_with_norm(_core.Norm(W4)).forward(
+        np.ones((1, 2, 4), np.float32), cache=_never_initialised(_core.KVCache)),
+}
+
+
+@pytest.mark.parametrize("use", UNINITIALISED_USES.values(), ids=UNINITIALISED_USES.keys())
+def test_core_refuses_objects_whose_constructor_never_ran(use):
+    with pytest.raises(TypeError, match="never initialised"):
+        use()
 
 
 @pytest.mark.parametrize("call", BAD_CALLS.values(), ids=BAD_CALLS.keys())
@@ -133,6 +176,9 @@ def test_core_rejects_bad_arguments(call):
     (lambda: _core.PackedLinear(F32, W4), "bias"),
     (lambda: _core.PackedLinear(F32).forward(np.ones((3, 5), np.float32)), "x"),
     (lambda: _core.PackedLinear(F32).forward(np.ones((3, 4), np.float32), A.none, F32), "residual"),
+    (lambda: _core.layer_norm(F32, W4[::-1], None, 1e-5, None), "weight"),
+    (lambda: _core.layer_norm(F32, W4, np.ones(8, np.float32)[::2], 1e-5, None), "bias"),
+    (lambda: _core.set_num_threads(10**6), "n"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_core_errors_name_the_argument(call, name):
     with pytest.raises(ERRORS, match=f"^{name}:"):

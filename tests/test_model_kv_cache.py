@@ -94,9 +94,29 @@ def test_errors_name_the_argument():
         cache.write(LAYERS, k, v, 0)
     with pytest.raises(ValueError, match="start"):
         cache.write(0, k, v, MAX_LEN - 3)
+    with pytest.raises(ValueError, match="start"):  # start + n wrapped past 2^63: heap corruption
+        cache.write(0, k, v, 2**63 - 1)
     with pytest.raises(ValueError, match="v"):
         cache.write(0, k, v[:, :, :3], 0)
     with pytest.raises(ValueError, match="sources"):
         cache.reorder([0, 1, ROWS], 1)
     with pytest.raises(ValueError):
         _core.KVCache(0, ROWS, HEADS, MAX_LEN, D)
+
+
+def test_a_write_may_not_leave_unwritten_positions_before_it():
+    """Attention reads every position before the ones just written, and the storage is not
+    cleared (it may be a freed cache's): a write past the positions written so far would expose
+    whatever the storage held. Rewriting earlier positions is allowed."""
+    rng = np.random.default_rng(3)
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    k, v = qkv_views(rng, 4)
+    with pytest.raises(ValueError, match=r"start: .*positions \[0, 5\) of layer 0 unwritten"):
+        cache.write(0, k, v, 5)
+    cache.write(0, k, v, 0)
+    cache.write(0, k, v, 4)
+    cache.write(0, k, v, 2)  # rewriting is fine
+    with pytest.raises(ValueError, match=r"\[8, 9\) of layer 0"):
+        cache.write(0, k, v, 9)
+    with pytest.raises(ValueError, match="layer 1 unwritten"):  # each layer counts its own
+        cache.write(1, k, v, 4)

@@ -258,6 +258,8 @@ def test_errors_name_the_argument(rng):
         build(LLAMA, p, gate=wrong)
     with pytest.raises(ValueError, match="kv_heads"):
         build(LLAMA, p, kv_heads=3)
+    with pytest.raises(ValueError, match="heads"):  # (H + 2 Hkv) D wrapped to the qkv size
+        build(LLAMA, p, heads=2**62 + 8, kv_heads=2**62 + 8)
     with pytest.raises(ValueError, match="bias"):
         _core.Norm(np.ones(E, np.float32), np.zeros(E, np.float32), rms=True)
     layer = build(LLAMA, p)
@@ -272,6 +274,10 @@ def test_errors_name_the_argument(rng):
     cache = _core.KVCache(1, 1, LLAMA.kv_heads, 4, D)
     with pytest.raises(ValueError, match="start"):
         layer.forward(h, positions=positions + 3, cache=cache, cache_start=3)
+    with pytest.raises(ValueError, match="start"):  # wrapped past 2^63: heap corruption
+        layer.forward(h, positions=positions, cache=cache, cache_start=2**63 - 1)
+    with pytest.raises(ValueError, match="unwritten"):  # would attend over unwritten positions
+        layer.forward(h, positions=positions + 1, cache=cache, cache_start=1)
     with pytest.raises(ValueError, match="cache"):
         layer.forward(h, positions=positions, cache=_core.KVCache(1, 2, LLAMA.kv_heads, 4, D))
     with pytest.raises(ValueError, match="offsets"):

@@ -317,3 +317,36 @@ def test_sdpa_packed_offsets_are_checked(rng, offsets, match):
         ops.scaled_dot_product_attention(q, k, v, q_offsets=np.array(offsets), k_offsets=np.array(offsets))
     with pytest.raises(TypeError, match="k_offsets"):
         ops.scaled_dot_product_attention(q, k, v, k_offsets=np.array([0.0, 12.0]))
+
+
+@pytest.mark.parametrize("Tq", [1, 5, 70])  # the row path and the block path
+def test_sdpa_nan_in_a_query_or_key_gives_nan_like_the_reference(Tq):
+    """A NaN score makes its softmax row NaN, as softmax does (and PyTorch's math path for a NaN
+    key), instead of being clamped away into a finite, wrong output."""
+    rng = np.random.default_rng(11)
+    q, k, v = qkv(rng, 1, 2, 2, Tq, 70, 16)
+    q[0, 0, Tq - 1, 3] = np.nan  # one query of head 0
+    k[0, 1, 7, 0] = np.nan  # one key of head 1: every query of head 1
+    ours = ops.scaled_dot_product_attention(q, k, v)
+    expected = reference.scaled_dot_product_attention(q, k, v)
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(expected))
+    assert np.isnan(expected[0, 0, Tq - 1]).all() and np.isnan(expected[0, 1]).all()
+    finite = ~np.isnan(expected)
+    np.testing.assert_allclose(ours[finite], expected[finite], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("alias", ["q", "k", "v", "bias"])
+def test_attention_out_may_not_overlap_an_input(alias):
+    """The kernel writes out while it still reads its inputs: an overlapping out would read back
+    its own results (k or v aliased: errors of 0.4 before this was checked)."""
+    rng = np.random.default_rng(12)
+    q, k, v = qkv(rng, 1, 2, 2, 8, 8, 16)
+    bias = randn(rng, 1, 2, 8, 8 * 2).reshape(1, 2, 8, 16)[..., :8]
+    inputs = {"q": q, "k": k, "v": v, "bias": bias.copy()}
+    out = inputs[alias] if alias != "bias" else np.ascontiguousarray(
+        np.broadcast_to(inputs["bias"][..., :1], (1, 2, 8, 16)))
+    if alias == "bias":
+        inputs["bias"] = out[..., :8]
+    with pytest.raises(ValueError, match=f"^out: .*{'attn_bias' if alias == 'bias' else alias}"):
+        _core.attention(inputs["q"], inputs["k"], inputs["v"], None, False,
+                        inputs["bias"] if alias == "bias" else None, 0.25, out)

@@ -142,3 +142,37 @@ def test_non_finite_activations_do_not_crash_and_agree_across_kernels(rng):
         np.testing.assert_array_equal(acc, results["scalar"], err_msg=kernel)
     q, _ = quantize_rows(x[2:])
     np.testing.assert_array_equal(results["scalar"][2:], q.astype(np.int64) @ w.T.astype(np.int64))
+
+
+def test_rows_with_nan_or_inf_get_the_reference_scales_and_nan_outputs(rng):
+    """A NaN in a row makes its scale NaN (max|x| over the row), so the row's outputs are NaN
+    as a float32 Linear's are, instead of finite numbers; an infinity makes it infinite."""
+    x = rng.standard_normal((4, 37)).astype(np.float32)
+    x[0, 3] = np.nan
+    x[1, 5] = np.inf
+    with np.errstate(invalid="ignore"):  # the reference's NaN * inverse scale
+        want_q, want_scales = quantize_rows(x)
+    w = rng.integers(-127, 128, size=(20, 37)).astype(np.int8)
+    for kernel in KERNELS:
+        q, scales = _core.quantize_rows(x, kernel)
+        np.testing.assert_array_equal(scales, want_scales, err_msg=kernel)
+        assert np.isnan(scales[0]) and np.isinf(scales[1])
+        np.testing.assert_array_equal(q[2:], want_q[2:], err_msg=kernel)
+        out = ops.LinearInt8((w, np.ones(20, np.float32)), kernel=kernel)(x)
+        assert np.isnan(out[0]).all() and np.isfinite(out[2:]).all(), kernel
+    assert np.isnan(ops.Linear(w.astype(np.float32))(x)[0]).all()  # as float32 does
+
+
+def test_empty_rows_quantize_to_zero_scales():
+    q, scales = _core.quantize_rows(np.ones((3, 0), np.float32))
+    assert q.shape == (3, 0)
+    np.testing.assert_array_equal(scales, np.zeros(3, np.float32))
+
+
+def test_in_features_past_exact_int32_accumulation_are_refused():
+    # 255 * 127 * K must stay below 2^31: K = 140000 silently overflowed (a wrong sign).
+    with pytest.raises(ValueError, match="in_features"):
+        _core.PackedLinearInt8(np.ones((1, (1 << 16) + 1), np.int8), np.ones(1, np.float32))
+    layer = _core.PackedLinearInt8(np.full((1, 1 << 16), 127, np.int8), np.ones(1, np.float32))
+    x = np.full((1, 1 << 16), 1.0, np.float32)  # quantizes to 127: the largest sum allowed
+    np.testing.assert_array_equal(layer.accumulators(x), [[127 * 127 * (1 << 16)]])

@@ -126,3 +126,15 @@ def test_softmax_rejects_scalar():
 def test_softmax_rejects_non_int_axis(axis):
     with pytest.raises(TypeError, match="^axis:"):
         ops.softmax(np.ones((2, 3), np.float32), axis=axis)
+
+
+@pytest.mark.parametrize("c", [3, 16, 17, 33])
+def test_softmax_row_holding_nan_is_nan(isa, rng, c):
+    """NaN in, NaN out, as in the reference and PyTorch: exp no longer clamps NaN to a finite
+    value, which made the rest of the row a finite, wrong distribution."""
+    x = rng.standard_normal((3, c), dtype=np.float32)
+    x[1, c // 2] = np.nan
+    out = ops.softmax(x)
+    assert np.isnan(out[1]).all()
+    assert np.isnan(torch_softmax(x, -1)[1]).all() and np.isnan(reference.softmax(x)[1]).all()
+    assert_close(out[[0, 2]], reference.softmax(x)[[0, 2]])

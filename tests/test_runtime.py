@@ -91,7 +91,10 @@ def test_num_threads_round_trip(restore_threads):
 
 
 @pytest.mark.parametrize("n,error", [(0, ValueError), (-1, ValueError), ("2", TypeError),
-                                     (2.0, TypeError), (True, TypeError), (None, TypeError)])
+                                     (2.0, TypeError), (True, TypeError), (None, TypeError),
+                                     # more than 4 per logical CPU: a million crashed in libgomp
+                                     (4 * os.cpu_count() + 1, ValueError), (10**6, ValueError),
+                                     (2**40, ValueError)])
 def test_set_num_threads_rejects(restore_threads, n, error):
     before = pytransformer.get_num_threads()
     with pytest.raises(error, match="^n:"):

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "bindings/constructed.h"
 #include "kernels/activation.h"
 #include "ops/tensor.h"
 
@@ -68,8 +70,9 @@ inline ops::Shape with_last_dim(ops::Shape shape, int64_t n) {
 
 // The forward binding of a Linear layer (float32 or int8): [..., in] -> new [..., out] array.
 template <class Layer>
-py::array_t<float> linear_forward(const Layer& layer, const py::array& x, Activation act,
+py::array_t<float> linear_forward(const py::handle& self, const py::array& x, Activation act,
                                   const py::object& residual) {
+  const Layer& layer = constructed<Layer>(self, "self");
   const auto xv = view<float>(x, "x");
   const auto rv = optional_view<float>(residual, "residual");
   auto out = new_array(with_last_dim(xv.shape, layer.out_features()));

@@ -11,7 +11,7 @@ namespace pt::bindings {
 namespace {
 
 py::array storage_view(const py::object& self, int64_t layer, bool values) {
-  const auto& cache = self.cast<const model::KVCache&>();
+  const auto& cache = constructed<model::KVCache>(self, "self");
   if (layer < 0 || layer >= cache.layers())
     throw py::value_error("layer: " + std::to_string(layer) + " is outside [0, " +
                           std::to_string(cache.layers()) + ")");
@@ -31,7 +31,9 @@ void register_kv_cache(py::module_& m) {
            py::arg("rows"), py::arg("kv_heads"), py::arg("max_length"), py::arg("head_dim"))
       .def(
           "write",
-          [](model::KVCache& self, int64_t layer, const py::array& k, const py::array& v, int64_t start) {
+          [](const py::handle& obj, int64_t layer, const py::array& k, const py::array& v,
+             int64_t start) {
+            auto& self = constructed<model::KVCache>(obj, "self");
             const auto kv = view<float>(k, "k");
             const auto vv = view<float>(v, "v");
             py::gil_scoped_release release;
@@ -40,7 +42,8 @@ void register_kv_cache(py::module_& m) {
           py::arg("layer"), py::arg("k"), py::arg("v"), py::arg("start"))
       .def(
           "reorder",
-          [](model::KVCache& self, const std::vector<int64_t>& sources, int64_t length) {
+          [](const py::handle& obj, const std::vector<int64_t>& sources, int64_t length) {
+            auto& self = constructed<model::KVCache>(obj, "self");
             py::gil_scoped_release release;
             self.reorder(sources, length);
           },
@@ -49,10 +52,10 @@ void register_kv_cache(py::module_& m) {
            py::arg("layer"))
       .def("values", [](const py::object& self, int64_t layer) { return storage_view(self, layer, true); },
            py::arg("layer"))
-      .def_property_readonly("layers", &model::KVCache::layers)
-      .def_property_readonly("rows", &model::KVCache::rows)
-      .def_property_readonly("max_length", &model::KVCache::max_length)
-      .def_property_readonly("nbytes", &model::KVCache::bytes);
+      .def_property_readonly("layers", property_of(&model::KVCache::layers))
+      .def_property_readonly("rows", property_of(&model::KVCache::rows))
+      .def_property_readonly("max_length", property_of(&model::KVCache::max_length))
+      .def_property_readonly("nbytes", property_of(&model::KVCache::bytes));
   m.def("release_spare_kv_storage", &model::release_spare_kv_storage,
         "Frees the storage kept from the last KV cache freed; returns its bytes (0 if none).");
 }

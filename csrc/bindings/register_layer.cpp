@@ -13,10 +13,14 @@ namespace pt::bindings {
 namespace {
 
 model::Linear linear_of(const py::object& layer, const char* name) {
-  if (py::isinstance<ops::PackedLinear>(layer))
+  if (py::isinstance<ops::PackedLinear>(layer)) {
+    constructed<ops::PackedLinear>(layer, name);  // before its holder is copied
     return model::Linear(layer.cast<std::shared_ptr<ops::PackedLinear>>());
-  if (py::isinstance<ops::PackedLinearInt8>(layer))
+  }
+  if (py::isinstance<ops::PackedLinearInt8>(layer)) {
+    constructed<ops::PackedLinearInt8>(layer, name);
     return model::Linear(layer.cast<std::shared_ptr<ops::PackedLinearInt8>>());
+  }
   throw py::type_error(std::string(name) + ": expected a PackedLinear or PackedLinearInt8, got " +
                        py::str(py::type::of(layer)).cast<std::string>());
 }
@@ -30,17 +34,16 @@ std::vector<float> vector_of(const py::array& a, const char* name) {
 }
 
 model::Norm norm_of(const py::object& norm, const char* name) {
-  if (!py::isinstance<model::Norm>(norm))
-    throw py::type_error(std::string(name) + ": expected a Norm");
-  return norm.cast<model::Norm>();
+  return constructed<model::Norm>(norm, name);
 }
 
-py::array_t<float> forward(const model::TransformerLayer& layer, const py::array& h,
+py::array_t<float> forward(const py::handle& self, const py::array& h,
                            const py::object& offsets, const py::object& positions,
                            const py::object& key_padding_mask, bool causal,
                            const py::object& cache, int64_t cache_layer, int64_t cache_start,
                            const py::object& memory_k, const py::object& memory_v,
                            const py::object& memory_offsets) {
+  const auto& layer = constructed<model::TransformerLayer>(self, "self");
   const auto hv = view<float>(h, "h");
   const auto offsets_v = optional_view<int64_t>(offsets, "offsets");
   const auto positions_v = optional_view<int64_t>(positions, "positions");
@@ -53,11 +56,7 @@ py::array_t<float> forward(const model::TransformerLayer& layer, const py::array
   in.positions = ptr(positions_v);
   in.key_padding_mask = ptr(mask_v);
   in.causal = causal;
-  if (!cache.is_none()) {
-    if (!py::isinstance<model::KVCache>(cache))
-      throw py::type_error("cache: expected a KVCache or None");
-    in.cache = &cache.cast<model::KVCache&>();
-  }
+  if (!cache.is_none()) in.cache = &constructed<model::KVCache>(cache, "cache");
   in.cache_layer = cache_layer;
   in.cache_start = cache_start;
   in.memory_k = ptr(memory_k_v);
@@ -130,8 +129,9 @@ void register_layer(py::module_& m) {
            py::arg("causal") = false, py::arg("cache") = py::none(), py::arg("cache_layer") = 0,
            py::arg("cache_start") = 0, py::arg("memory_k") = py::none(),
            py::arg("memory_v") = py::none(), py::arg("memory_offsets") = py::none())
-      .def_property_readonly("d_model", &model::TransformerLayer::d_model)
-      .def_property_readonly("has_cross_attention", &model::TransformerLayer::has_cross_attention);
+      .def_property_readonly("d_model", property_of(&model::TransformerLayer::d_model))
+      .def_property_readonly("has_cross_attention",
+                             property_of(&model::TransformerLayer::has_cross_attention));
 }
 
 }  // namespace pt::bindings

@@ -16,10 +16,10 @@ void register_linear(py::module_& m) {
            py::arg("weight"), py::arg("bias") = py::none())
       .def("forward", &linear_forward<ops::PackedLinear>, py::arg("x"),
            py::arg("activation") = Activation::none, py::arg("residual") = py::none())
-      .def_property_readonly("in_features", &ops::PackedLinear::in_features)
-      .def_property_readonly("out_features", &ops::PackedLinear::out_features)
-      .def_property_readonly("has_bias", &ops::PackedLinear::has_bias)
-      .def_property_readonly("isa", &ops::PackedLinear::isa);
+      .def_property_readonly("in_features", property_of(&ops::PackedLinear::in_features))
+      .def_property_readonly("out_features", property_of(&ops::PackedLinear::out_features))
+      .def_property_readonly("has_bias", property_of(&ops::PackedLinear::has_bias))
+      .def_property_readonly("isa", property_of(&ops::PackedLinear::isa));
 }
 
 }  // namespace pt::bindings

@@ -58,7 +58,8 @@ void register_linear_int8(py::module_& m) {
            py::arg("activation") = Activation::none, py::arg("residual") = py::none())
       .def(
           "accumulators",
-          [](const ops::PackedLinearInt8& self, const py::array& x) {
+          [](const py::handle& obj, const py::array& x) {
+            const auto& self = constructed<ops::PackedLinearInt8>(obj, "self");
             const auto xv = view<float>(x, "x");
             auto acc = new_array<int32_t>(with_last_dim(xv.shape, self.out_features()));
             int32_t* p = acc.mutable_data();
@@ -67,10 +68,10 @@ void register_linear_int8(py::module_& m) {
             return acc;
           },
           py::arg("x"))
-      .def_property_readonly("in_features", &ops::PackedLinearInt8::in_features)
-      .def_property_readonly("out_features", &ops::PackedLinearInt8::out_features)
-      .def_property_readonly("has_bias", &ops::PackedLinearInt8::has_bias)
-      .def_property_readonly("kernel", &ops::PackedLinearInt8::kernel);
+      .def_property_readonly("in_features", property_of(&ops::PackedLinearInt8::in_features))
+      .def_property_readonly("out_features", property_of(&ops::PackedLinearInt8::out_features))
+      .def_property_readonly("has_bias", property_of(&ops::PackedLinearInt8::has_bias))
+      .def_property_readonly("kernel", property_of(&ops::PackedLinearInt8::kernel));
 }
 
 }  // namespace pt::bindings

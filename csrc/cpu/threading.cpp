@@ -25,9 +25,17 @@ struct Scratch {
 
 int num_threads() { return thread_count().load(std::memory_order_relaxed); }
 
-void set_num_threads(int n) {
-  if (n < 1) throw std::invalid_argument("num_threads must be >= 1, got " + std::to_string(n));
-  thread_count().store(n, std::memory_order_relaxed);
+void check_thread_count(int64_t n, const char* name) {
+  const int most = 4 * omp_get_num_procs();
+  if (n < 1 || n > most)
+    throw std::invalid_argument(std::string(name) + ": expected between 1 and " +
+                                std::to_string(most) + " threads (4 per logical CPU), got " +
+                                std::to_string(n));
+}
+
+void set_num_threads(int64_t n) {
+  check_thread_count(n, "n");
+  thread_count().store(static_cast<int>(n), std::memory_order_relaxed);
 }
 
 float* thread_scratch(int slot, size_t floats) {

@@ -13,12 +13,20 @@ inline typename V::reg polynomial(typename V::reg x, float c0, Rest... rest) {
   return p;
 }
 
+// max(lo, x) then min(hi, ...): with the bound first, a NaN x comes through both (V::max and
+// V::min return their second operand when either is NaN), so a NaN input gives a NaN result, as
+// in libm, and a softmax over a row holding a NaN is NaN rather than silently finite.
+template <class V>
+inline typename V::reg clamp_keeping_nan(typename V::reg x, float lo, float hi) {
+  return V::min(V::set1(hi), V::max(V::set1(lo), x));
+}
+
 // e^x. Range reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial for e^r
 // (Cephes expf coefficients). x is clamped so that e^x is finite: below -88 the result is
 // exactly 0 (2^-127 underflows to zero in pow2i), above 88.37 it saturates near FLT_MAX.
 template <class V>
 inline typename V::reg exp(typename V::reg x) {
-  x = V::min(V::max(x, V::set1(-88.0f)), V::set1(88.37f));
+  x = clamp_keeping_nan<V>(x, -88.0f, 88.37f);
   const auto n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
   auto r = V::fma(n, V::set1(-0.693359375f), x);  // ln2 split hi/lo for an exact reduction
   r = V::fma(n, V::set1(2.12194440e-4f), r);
@@ -35,7 +43,7 @@ inline typename V::reg exp(typename V::reg x) {
 // at -127 and below (masked scores are -inf) the result is exactly 0, as in exp.
 template <class V>
 inline typename V::reg exp2(typename V::reg x) {
-  x = V::min(V::max(x, V::set1(-127.0f)), V::set1(127.0f));
+  x = clamp_keeping_nan<V>(x, -127.0f, 127.0f);
   const auto n = V::round(x);
   const auto f = V::sub(x, n);
   const auto p = polynomial<V>(f, 1.5394334332086146e-4f, 1.3388522202149034e-3f,
@@ -48,7 +56,7 @@ inline typename V::reg exp2(typename V::reg x) {
 // beyond). Coefficients are Eigen's generic_fast_erf_float.
 template <class V>
 inline typename V::reg erf(typename V::reg x) {
-  x = V::min(V::max(x, V::set1(-4.0f)), V::set1(4.0f));
+  x = clamp_keeping_nan<V>(x, -4.0f, 4.0f);
   const auto x2 = V::mul(x, x);
   const auto p = V::mul(
       polynomial<V>(x2, -2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,

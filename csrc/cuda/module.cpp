@@ -13,12 +13,16 @@
 
 #include <optional>
 
+#include "bindings/constructed.h"
+
 #include "cuda/device.h"
 #include "cuda/linear.h"
 #include "cuda/ops.h"
 
 namespace py = pybind11;
 using namespace pt::cuda;
+using pt::bindings::constructed;
+using pt::bindings::property_of;
 
 namespace {
 
@@ -113,8 +117,11 @@ void register_runtime(py::module_& m) {
            }),
            py::arg("nbytes"))
       .def_property_readonly("ptr",
-                             [](const Buffer& b) { return reinterpret_cast<uintptr_t>(b.ptr()); })
-      .def_property_readonly("nbytes", &Buffer::nbytes);
+                             [](const py::handle& self) {
+                               const auto& b = constructed<Buffer>(self, "self");
+                               return reinterpret_cast<uintptr_t>(b.ptr());
+                             })
+      .def_property_readonly("nbytes", property_of(&Buffer::nbytes));
 }
 
 void register_copies(py::module_& m) {
@@ -237,16 +244,19 @@ void register_linear(py::module_& m) {
            py::arg("weight"), py::arg("bias") = py::none())
       .def(
           "forward",
-          [](const Linear& self, const py::object& out, const py::object& x, int activation,
+          [](const py::handle& obj, const py::object& out, const py::object& x, int activation,
              const py::object& residual) {
+            const auto& self = constructed<Linear>(obj, "self");
             const auto r = read_optional(residual, "residual");
             self.forward(read_view(out, "out"), read_view(x, "x"), activation, ptr(r));
           },
           py::arg("out"), py::arg("x"), py::arg("activation") = 0,
           py::arg("residual") = py::none())
-      .def_property_readonly("in_features", &Linear::in_features)
-      .def_property_readonly("out_features", &Linear::out_features)
-      .def_property_readonly("dtype", [](const Linear& self) { return dtype_name(self.dtype()); });
+      .def_property_readonly("in_features", property_of(&Linear::in_features))
+      .def_property_readonly("out_features", property_of(&Linear::out_features))
+      .def_property_readonly("dtype", [](const py::handle& self) {
+        return dtype_name(constructed<Linear>(self, "self").dtype());
+      });
 }
 
 }  // namespace

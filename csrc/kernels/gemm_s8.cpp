@@ -20,6 +20,7 @@
 // be evicted from L2 before its turn); for one row block (decode, short prompts) the rows are
 // quantized once, in parallel, and the panels are sliced among the threads so each weight byte
 // is streamed from memory once per call.
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <utility>
@@ -150,12 +151,19 @@ constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>
 // q[0 : k] = round(x * 127 / max|x|), q[k : 4 * kq] = 0; returns the scale max|x| / 127.
 // x * (127 / max|x|) can land a rounding step past +-127, hence the clamp. NaN, which no ISA
 // orders the same way, is kept out of the maximum (V::max returns its second operand when
-// either is NaN) and clamps to -127 rather than going through an undefined conversion.
+// either is NaN) and clamps to -127 rather than going through an undefined conversion; a row
+// holding a NaN gets a NaN scale instead (as max|x| over it is NaN), so its outputs are NaN, as
+// a float32 Linear's would be, not finite numbers. (x * 0 is NaN for a NaN or an infinity; an
+// infinity already makes max|x| and so the scale infinite.)
 float quantize_row(const float* x, int64_t k, int8_t* q) {
-  reg vmax = V::zero();
+  reg vmax = V::zero(), zero_if_finite = V::zero();
+  const auto scan = [&](reg v) {
+    vmax = V::max(V::abs(v), vmax);
+    zero_if_finite = V::add(zero_if_finite, V::mul(v, V::zero()));
+  };
   int64_t p = 0;
-  for (; p + W <= k; p += W) vmax = V::max(V::abs(V::load(x + p)), vmax);
-  if (p < k) vmax = V::max(V::abs(V::load_partial(x + p, static_cast<int>(k - p))), vmax);
+  for (; p + W <= k; p += W) scan(V::load(x + p));
+  if (p < k) scan(V::load_partial(x + p, static_cast<int>(k - p)));
   const float amax = V::reduce_max(vmax);
   const reg inv = V::set1(amax > 0.0f ? 127.0f / amax : 0.0f);
   const reg lo = V::set1(-127.0f), hi = V::set1(127.0f);
@@ -165,7 +173,8 @@ float quantize_row(const float* x, int64_t k, int8_t* q) {
     V::store_int8(q + p, V::min(V::max(r, lo), hi), n);
   }
   for (p = k; p < quads(k) * 4; ++p) q[p] = 0;
-  return amax / 127.0f;
+  const bool nan_seen = V::reduce_add(zero_if_finite) != 0.0f && amax <= FLT_MAX;
+  return nan_seen ? __builtin_nanf("") : amax / 127.0f;
 }
 
 // Quantizes rows [0, m) of a and packs them as micro-panels [ceil(m / MR)][kq][MR][AQ].

@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -67,6 +68,7 @@ KVCache::KVCache(int64_t layers, int64_t rows, int64_t kv_heads, int64_t max_len
   if (floats * sizeof(float) > 1e12)
     throw std::invalid_argument("KVCache: " + std::to_string(floats * 4 / 1e9) + " GB is too large");
   std::tie(storage_, capacity_) = SpareStorage::instance().take(static_cast<size_t>(floats));
+  written_.assign(static_cast<size_t>(layers), 0);
 }
 
 KVCache::~KVCache() {
@@ -85,10 +87,18 @@ void KVCache::write(int64_t layer, const ops::ConstView& k, const ops::ConstView
   const int64_t n = k.dim(2);
   ops::expect_shape("k", k, {rows_, kv_heads_, n, head_dim_});
   ops::expect_shape("v", v, k.shape);
-  if (start < 0 || start + n > max_length_)
-    throw std::invalid_argument("start: positions [" + std::to_string(start) + ", " +
-                                std::to_string(start + n) + ") do not fit the cache's max_length " +
-                                std::to_string(max_length_));
+  // n > max_length_ - start, not start + n > max_length_: a start near 2^63 must not wrap.
+  if (start < 0 || n > max_length_ - start)
+    throw std::invalid_argument("start: " + std::to_string(start) + " plus " +
+                                std::to_string(n) + " new positions exceeds the cache's "
+                                "max_length " + std::to_string(max_length_));
+  // Attention reads every position before the ones written: a gap would be read unwritten
+  // (storage is not cleared, and may hold an earlier cache's keys).
+  if (start > written_[layer])
+    throw std::invalid_argument("start: writing from position " + std::to_string(start) +
+                                " would leave positions [" + std::to_string(written_[layer]) +
+                                ", " + std::to_string(start) + ") of layer " +
+                                std::to_string(layer) + " unwritten");
   for (const auto* t : {&k, &v})
     if (head_dim_ > 1 && t->stride(3) != 1)
       throw std::invalid_argument("k, v: the last axis must be contiguous");
@@ -106,6 +116,7 @@ void KVCache::write(int64_t layer, const ops::ConstView& k, const ops::ConstView
     for (int64_t t = 0; t < n; ++t)
       std::memcpy(dst + t * head_dim_, from + t * src.stride(2), head_dim_ * sizeof(float));
   }
+  written_[layer] = std::max(written_[layer], start + n);
 }
 
 void KVCache::reorder(const std::vector<int64_t>& sources, int64_t length) {

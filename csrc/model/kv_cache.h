@@ -26,7 +26,8 @@ class KVCache {
   KVCache& operator=(const KVCache&) = delete;
 
   // Stores k, v ([R, Hkv, n, D] views, last axis contiguous) of `layer` at positions
-  // [start, start + n). Positions past start + n keep whatever they held.
+  // [start, start + n). Positions past start + n keep whatever they held. start may not pass
+  // the positions written so far, so that no position before start + n is left unwritten.
   void write(int64_t layer, const ops::ConstView& k, const ops::ConstView& v, int64_t start);
 
   // Row r of the cache becomes old row sources[r], over the first `length` positions of every
@@ -50,6 +51,7 @@ class KVCache {
   int64_t layers_, rows_, kv_heads_, max_length_, head_dim_;
   AlignedPtr<float> storage_;  // [L][keys, values][R][Hkv][Tmax][D], then unused floats
   size_t capacity_ = 0;        // floats in storage_ (a reused block may be larger than needed)
+  std::vector<int64_t> written_;  // per layer: positions [0, written) have been written
 };
 
 }  // namespace pt::model

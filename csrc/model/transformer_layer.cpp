@@ -107,9 +107,12 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
       cross_(std::move(cross_attention)),
       ffn_(std::move(ffn)) {
   const int64_t H = shape.heads, Hkv = shape.kv_heads, D = shape.head_dim;
-  if (H < 1 || Hkv < 1 || D < 1 || H % Hkv != 0)
-    throw std::invalid_argument("heads, kv_heads, head_dim: expected positive counts with heads "
-                                "a multiple of kv_heads, got " + std::to_string(H) + ", " +
+  // Bounded so that (heads + 2 kv_heads) * head_dim cannot wrap (it is checked against the
+  // projections' sizes below, and a wrapped product could pass).
+  constexpr int64_t kMost = int64_t{1} << 24;
+  if (H < 1 || Hkv < 1 || D < 1 || H > kMost || D > kMost || H % Hkv != 0)
+    throw std::invalid_argument("heads, kv_heads, head_dim: expected counts in [1, 2^24] with "
+                                "heads a multiple of kv_heads, got " + std::to_string(H) + ", " +
                                 std::to_string(Hkv) + ", " + std::to_string(D));
   if (shape.rotary_base && D % 2 != 0)
     throw std::invalid_argument("head_dim: rotary positions need an even head_dim, got " +

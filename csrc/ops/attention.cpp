@@ -55,6 +55,9 @@ void attention(const ConstView& q, const ConstView& k, const ConstView& v,
   expect_shape("out", out, q.shape);
   for (auto* t : {&q, &k, &v}) expect_unit_last_stride(t == &q ? "q" : t == &k ? "k" : "v", *t);
   expect_unit_last_stride("out", out);
+  expect_disjoint("out", out, "q", q);
+  expect_disjoint("out", out, "k", k);
+  expect_disjoint("out", out, "v", v);
 
   AttentionArgs a;
   a.q = q.data;
@@ -82,6 +85,7 @@ void attention(const ConstView& q, const ConstView& k, const ConstView& v,
     if (q_offsets || k_offsets)
       throw std::invalid_argument("attn_bias: not supported with packed sequences");
     expect_shape("attn_bias", *bias, {B, H, Tq, Tk});
+    expect_disjoint("out", out, "attn_bias", *bias);
     a.bias = bias->data;
     a.bias_stride_b = bias->stride(0), a.bias_stride_h = bias->stride(1);
     a.bias_stride_q = bias->stride(2), a.bias_stride_k = bias->stride(3);

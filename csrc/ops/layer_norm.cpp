@@ -18,9 +18,17 @@ int64_t check_norm_args(const ConstView& x, const ConstView* residual, const Con
     expect_contiguous("residual", *residual);
   }
   expect_shape("weight", gamma, {C});
-  if (beta) expect_shape("bias", *beta, {C});
+  expect_contiguous("weight", gamma);
+  if (beta) {
+    expect_shape("bias", *beta, {C});
+    expect_contiguous("bias", *beta);
+  }
   expect_shape("out", out, x.shape);
-  if (sum_out) expect_shape("sum_out", *sum_out, x.shape);
+  expect_contiguous("out", out);
+  if (sum_out) {
+    expect_shape("sum_out", *sum_out, x.shape);
+    expect_contiguous("sum_out", *sum_out);
+  }
   if (!(eps >= 0.0f)) throw std::invalid_argument("eps: expected a non-negative number");
   return x.numel() / C;
 }

@@ -1,5 +1,7 @@
 #include "ops/linear_int8.h"
 
+#include <string>
+
 #include "cpu/isa.h"
 #include "ops/linear.h"
 
@@ -14,6 +16,10 @@ PackedLinearInt8::PackedLinearInt8(const Int8View& weight, const ConstView& scal
   in_features_ = weight.dim(1);
   if (in_features_ == 0 || out_features_ == 0)
     fail_shape("weight", "non-zero [out_features, in_features]", weight.shape);
+  // |sum_k (q + 128) w| <= 255 * 127 * in_features must stay below 2^31 (exact int32 sums).
+  if (in_features_ > kMaxInt8InFeatures)
+    fail_shape("weight", "at most " + std::to_string(kMaxInt8InFeatures) +
+                             " in_features (int32 accumulators)", weight.shape);
   for (int64_t i = 0; i < weight.numel(); ++i)
     if (weight.data[i] == -128)
       throw std::invalid_argument("weight: int8 values must lie in [-127, 127] (symmetric), got -128");
@@ -41,7 +47,12 @@ void quantize_rows(const ConstView& x, int8_t* q, float* scales, const GemmS8Ker
   expect_rank_at_least("x", x, 1);
   expect_contiguous("x", x);
   const int64_t k = x.dim(-1);
-  const int64_t rows = k == 0 ? 0 : x.numel() / k;
+  int64_t rows = 1;
+  for (int64_t i = 0; i + 1 < x.rank(); ++i) rows *= x.dim(i);
+  if (k == 0) {  // an empty row: nothing to scale
+    for (int64_t r = 0; r < rows; ++r) scales[r] = 0.0f;
+    return;
+  }
   (kernels ? kernels : &int8_kernels())->quantize_rows(x.data, rows, k, q, scales);
 }
 

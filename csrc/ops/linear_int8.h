@@ -7,6 +7,10 @@ namespace pt::ops {
 
 using Int8View = TensorView<const int8_t>;
 
+// The most input features an int8 Linear takes: 255 * 127 * 65536 < 2^31, so every int32
+// accumulator stays exact.
+constexpr int64_t kMaxInt8InFeatures = int64_t{1} << 16;
+
 // An int8 Linear layer: y = act(x @ (w_scale * wq)^T + b) + residual, with x quantized per row
 // at run time and accumulated exactly in int32 (see csrc/kernels/gemm_s8.cpp). The weight is
 // packed once, at construction, for one int8 GEMM variant (the active ISA's by default), which

@@ -11,6 +11,7 @@
 
 #include "cpu/aligned.h"
 #include "cpu/isa.h"
+#include "cpu/threading.h"
 
 namespace pt::ops {
 namespace {
@@ -24,15 +25,6 @@ constexpr int64_t kMinReadBytes = 4096;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void check_threads(int threads) {
-  // Many more threads than CPUs measures the scheduler, and asking OpenMP for thousands can
-  // fail outright (which would abort the process).
-  const int most = 4 * omp_get_num_procs();
-  if (threads < 1 || threads > most)
-    throw std::invalid_argument("threads must be between 1 and " + std::to_string(most) +
-                                " (4 per logical CPU), got " + std::to_string(threads));
 }
 
 // Iterations of the FMA loop one thread runs in about `seconds`, from a run on this thread.
@@ -53,7 +45,7 @@ int64_t fma_iterations_for(double seconds) {
 }  // namespace
 
 double measure_fma_gflops(int threads, double seconds) {
-  check_threads(threads);
+  check_thread_count(threads, "threads");
   if (!(seconds > 0.0 && seconds <= 60.0))  // also rejects NaN
     throw std::invalid_argument("seconds must be in (0, 60], got " + std::to_string(seconds));
   const auto& k = kernels();
@@ -74,7 +66,7 @@ double measure_fma_gflops(int threads, double seconds) {
 }
 
 double measure_read_gbps(int threads, int64_t bytes, int repeats) {
-  check_threads(threads);
+  check_thread_count(threads, "threads");
   if (bytes < kMinReadBytes)
     throw std::invalid_argument("bytes must be >= " + std::to_string(kMinReadBytes) + ", got " +
                                 std::to_string(bytes));

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pt::ops {
@@ -62,6 +63,33 @@ template <class T>
 void expect_contiguous(const char* name, const TensorView<T>& t) {
   if (!t.contiguous())
     throw std::invalid_argument(std::string(name) + ": expected a C-contiguous array");
+}
+
+// The bytes [begin, end) that a view's elements occupy at most (strides may be negative);
+// begin == end for an empty view.
+template <class T>
+std::pair<uintptr_t, uintptr_t> byte_extent(const TensorView<T>& t) {
+  if (t.numel() == 0) return {0, 0};
+  intptr_t low = 0, high = 0;  // element offsets of the first and last element reachable
+  for (int64_t i = 0; i < t.rank(); ++i) {
+    const intptr_t reach = static_cast<intptr_t>((t.dim(i) - 1) * t.stride(i));
+    (reach < 0 ? low : high) += reach;
+  }
+  const auto base = reinterpret_cast<uintptr_t>(t.data);
+  return {base + low * static_cast<intptr_t>(sizeof(T)),
+          base + (high + 1) * static_cast<intptr_t>(sizeof(T))};
+}
+
+// Throws unless the output shares no memory with an input: a kernel that writes its output
+// while it still reads the input would read its own results back.
+template <class A, class B>
+void expect_disjoint(const char* out_name, const TensorView<A>& out, const char* in_name,
+                     const TensorView<B>& in) {
+  const auto [out_begin, out_end] = byte_extent(out);
+  const auto [in_begin, in_end] = byte_extent(in);
+  if (out_begin < in_end && in_begin < out_end)
+    throw std::invalid_argument(std::string(out_name) + ": expected memory apart from " +
+                                in_name + "'s, got overlapping arrays");
 }
 
 template <class T>
