@@ -97,7 +97,8 @@ struct Epilogue {
 
 // The micro-kernel, in two halves that meet in a tile of MR x NV registers (stored to the stack
 // in between: up to 24 vector stores and loads per tile, against kc steps of ~45 instructions):
-//   multiply<P, M>:    acc [M rows][NR] = a_panel [kc][MR] @ w_panel [kc][NR];
+//   multiply<P, M, AS>: acc [M rows][NR] = a_panel [kc][AS] @ w_panel [kc][NR] (AS = MR for a
+//                      packed micro-panel, 1 for a single row read in place);
 //   write_tile<A, M>:  c[M x n_valid] (+)= acc, and on the last depth block the epilogue (bias,
 //                      activation, residual) on the registers before c is written.
 // Split so each is compiled once per (weight path, rows) and (activation, rows) rather than
@@ -105,7 +106,7 @@ struct Epilogue {
 // accumulators in registers too.
 using Tile = reg[MR][NV];
 
-template <WeightPath P, int M>
+template <WeightPath P, int M, int AS = MR>
 void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
   reg acc[M][NV];
 #pragma GCC unroll 16
@@ -128,7 +129,7 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile) {
     for (int j = 0; j < NV; ++j) wv[j] = V::load(w + p * NR + j * W);
 #pragma GCC unroll 16
     for (int r = 0; r < M; ++r) {
-      const reg av = V::set1(a[p * MR + r]);
+      const reg av = V::set1(a[p * AS + r]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
     }
@@ -175,6 +176,11 @@ constexpr Multiply multiply_for_rows(int m, std::integer_sequence<int, Ms...>) {
   constexpr Multiply table[] = {&multiply<P, Ms + 1>...};
   return table[m - 1];
 }
+
+// A decode step of one row reads it in place: packed, it would be the same floats MR apart, and
+// the packing ran on one thread while the other waited (paired, 2 threads: GPT-2's decode
+// GEMVs at M = 1 1.05x, greedy B=1 1.02-1.03x).
+constexpr Multiply kOneRowInPlace = &multiply<WeightPath::decode, 1, 1>;
 
 template <Activation A, int... Ms>
 constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>) {
@@ -228,16 +234,18 @@ struct Problem {
 // c[row0 : row0 + mc, panels [panel_begin, panel_end)] over the whole depth. `a_shared` is
 // null (pack the rows here, one depth block at a time, into this thread's scratch) or holds
 // these rows already packed for every depth block, block k0 at offset round_up(mc, MR) * k0.
+// A single row (M = 1) is neither: it is read where it lies.
 template <Activation A>
 void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                 int64_t panel_end, const float* a_shared) {
   const int64_t mc_padded = (mc + MR - 1) / MR * MR;
-  float* a_own = a_shared ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
+  const bool one_row = g.m == 1;  // read in place (kOneRowInPlace)
+  float* a_own = a_shared || one_row ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
   for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
     const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
     const bool last = k0 + kc == g.k;
-    const float* a_packed = a_shared ? a_shared + mc_padded * k0 : a_own;
-    if (!a_shared) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
+    const float* a_packed = one_row ? g.a + k0 : a_shared ? a_shared + mc_padded * k0 : a_own;
+    if (!a_shared && !one_row) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       const int64_t col0 = panel * NR;
       const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
@@ -249,7 +257,8 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                           g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
                           g.ld_residual, g.stream};
         constexpr auto all_rows = std::make_integer_sequence<int, MR>{};
-        const auto multiply = g.m <= MR   ? multiply_for_rows<WeightPath::decode>(rows, all_rows)
+        const auto multiply = one_row     ? kOneRowInPlace
+                              : g.m <= MR ? multiply_for_rows<WeightPath::decode>(rows, all_rows)
                               : g.m <= MC ? multiply_for_rows<WeightPath::memory>(rows, all_rows)
                                           : multiply_for_rows<WeightPath::cached>(rows, all_rows);
         Tile tile;
@@ -272,7 +281,7 @@ void gemm_impl(const Problem& g) {
   // the threads pack it together, one (depth block, row micro-panel) each at a time, when
   // there are enough of those (a prompt of 128 tokens: done alone, it was ~5% of the call).
   const float* a_shared = nullptr;
-  if (parallel && g.m <= MC) {
+  if (parallel && g.m <= MC && g.m > 1) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     const int64_t micro_panels = m_padded / MR;
     const int64_t depth_blocks = (g.k + g.kc_max - 1) / g.kc_max;
