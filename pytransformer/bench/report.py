@@ -28,12 +28,11 @@ def summarize(result: dict) -> List[dict]:
     lowest and highest of the rounds' own ratios (an engine's round median over ours in the same
     round, timed back to back), so a reader sees how much the machine moved it."""
     cases = {c["name"]: c for c in result["cases"]}
-    per_round: Dict[tuple, Dict[str, List[float]]] = {}
+    # (case, threads) -> engine -> round -> that round's median sample (one timing per round)
     by_round: Dict[tuple, Dict[str, Dict[int, float]]] = {}
     fastest: Dict[tuple, Dict[str, float]] = {}
     for t in result["timings"]:
         key = (t["case"], t["threads"])
-        per_round.setdefault(key, {}).setdefault(t["engine"], []).append(statistics.median(t["times_s"]))
         by_round.setdefault(key, {}).setdefault(t["engine"], {})[t["round"]] = \
             statistics.median(t["times_s"])
         best = fastest.setdefault(key, {})
@@ -45,8 +44,8 @@ def summarize(result: dict) -> List[dict]:
             fma_peak, read_peak = fma_peak_gflops(result, threads), read_peak_gbps(result, threads)
             row = {"case": name, "shape": case["shape"], "threads": threads,
                    "bound": case["bound"], "tokens": case.get("tokens", 0), "engines": {}}
-            for engine, rounds in per_round.get(key, {}).items():
-                median = statistics.median(rounds)
+            for engine, rounds in by_round.get(key, {}).items():
+                median = statistics.median(rounds.values())
                 gflops, gbps = case["flops"] / median / 1e9, case["bytes"] / median / 1e9
                 row["engines"][engine] = {
                     "median_ms": 1e3 * median, "min_ms": 1e3 * fastest[key][engine],
