@@ -70,6 +70,13 @@ def integer(value, name: str, minimum: int) -> int:
     return int(value)
 
 
+def boolean(value, name: str) -> bool:
+    """``value`` as a bool: TypeError for anything else (the string "false" is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(value).__name__}")
+    return bool(value)
+
+
 def positive_int(value, name: str) -> int:
     return integer(value, name, 1)
 

@@ -100,7 +100,7 @@ class Settings:
             return value if convert is None or value is None else convert(value, name, *args)
 
         integer, finite = _checks.integer, _checks.finite
-        self.do_sample = bool(pick("do_sample"))
+        self.do_sample = pick("do_sample", _checks.boolean)
         self.num_beams = pick("num_beams", integer, 1)
         self.num_return_sequences = pick("num_return_sequences", integer, 1)
         self.temperature = pick("temperature", finite)

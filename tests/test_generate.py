@@ -94,10 +94,12 @@ def test_greedy_over_reused_cache_storage_full_of_nan(lm):
     ids, mask = _prompts(seed=5)
     new = 8
     cache = model.start(ids.shape[0], ids.shape[1] + new - 1)  # the size generate asks for
-    for k, v in zip(cache.keys, cache.values):
-        k[...] = np.nan
-        v[...] = np.nan
-    del cache, k, v
+    store = cache.store
+    nan = np.full((store.rows, model.config.kv_heads, store.max_length, model.config.head_dim),
+                  np.nan, np.float32)
+    for layer in range(store.layers):
+        store.write(layer, nan, nan, 0)  # every position of the storage
+    del cache, store
     ours = model.generate(ids, mask, max_new_tokens=new)
     np.testing.assert_array_equal(ours, _hf(hf, ids, mask, max_new_tokens=new)[0])
 
@@ -283,6 +285,8 @@ def test_bad_arguments_raise_value_error_naming_them(lm, kwargs, name):
     (dict(top_k="50"), "top_k: expected an int, got str"),
     (dict(min_new_tokens=True), "min_new_tokens: expected an int, got bool"),
     (dict(length_penalty="1.0"), "length_penalty: expected a number, got str"),
+    (dict(do_sample="false"), "do_sample: expected True or False, got str"),  # truthy as bool()
+    (dict(do_sample=1), "do_sample: expected True or False, got int"),
 ])
 def test_arguments_of_the_wrong_type_raise_type_error_naming_them(lm, kwargs, name):
     _, model, _ = lm
@@ -300,6 +304,9 @@ def test_bad_checkpoint_generation_config_values_are_named(lm, monkeypatch):
         model.generate(ids, mask, max_new_tokens=4)
     monkeypatch.setattr(model, "generation_config", {"length_penalty": float("nan"), "num_beams": 2})
     with pytest.raises(ValueError, match="generation_config.length_penalty: expected a finite"):
+        model.generate(ids, mask, max_new_tokens=4)
+    monkeypatch.setattr(model, "generation_config", {"do_sample": "true"})
+    with pytest.raises(TypeError, match="generation_config.do_sample: expected True or False"):
         model.generate(ids, mask, max_new_tokens=4)
     monkeypatch.setattr(model, "generation_config", {"max_length": "20"})
     with pytest.raises(TypeError, match="generation_config.max_length: expected an int"):

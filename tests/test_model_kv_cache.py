@@ -39,8 +39,8 @@ def test_writes_match_numpy(threads):
             want_v[layer, :, :, start:start + n] = v
         start += n
     for layer in range(LAYERS):
-        np.testing.assert_array_equal(cache.keys(layer)[:, :, :start], want_k[layer, :, :, :start])
-        np.testing.assert_array_equal(cache.values(layer)[:, :, :start], want_v[layer, :, :, :start])
+        np.testing.assert_array_equal(cache.keys(layer), want_k[layer, :, :, :start])
+        np.testing.assert_array_equal(cache.values(layer), want_v[layer, :, :, :start])
 
 
 def test_reorder_matches_numpy_permutation():
@@ -49,12 +49,33 @@ def test_reorder_matches_numpy_permutation():
     n = 5
     for layer in range(LAYERS):
         cache.write(layer, *qkv_views(rng, n), 0)
-    before = [(cache.keys(i)[:, :, :n].copy(), cache.values(i)[:, :, :n].copy()) for i in range(LAYERS)]
+    before = [(cache.keys(i).copy(), cache.values(i).copy()) for i in range(LAYERS)]
     sources = [2, 0, 1]  # a cycle: every row is overwritten while another still needs it
     cache.reorder(sources, n)
     for layer, (k, v) in enumerate(before):
-        np.testing.assert_array_equal(cache.keys(layer)[:, :, :n], k[sources])
-        np.testing.assert_array_equal(cache.values(layer)[:, :, :n], v[sources])
+        np.testing.assert_array_equal(cache.keys(layer), k[sources])
+        np.testing.assert_array_equal(cache.values(layer), v[sources])
+
+
+def test_views_cover_only_the_positions_written():
+    """The storage is not cleared (a freed cache's keys may be in it), so keys() and values()
+    stop at the positions written so far: each layer its own count, a rewrite of earlier
+    positions leaves it, and the view shares the storage (the attention kernel reads it)."""
+    rng = np.random.default_rng(4)
+    cache = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN, D)
+    assert cache.keys(0).shape == cache.values(1).shape == (ROWS, HEADS, 0, D)
+    k, v = qkv_views(rng, 6)
+    cache.write(0, k, v, 0)
+    cache.write(0, k[:, :, :2], v[:, :, :2], 1)  # a rewrite inside what is written
+    assert cache.keys(0).shape == cache.values(0).shape == (ROWS, HEADS, 6, D)
+    assert cache.keys(1).shape == (ROWS, HEADS, 0, D)
+    want = k.copy()
+    want[:, :, 1:3] = k[:, :, :2]
+    np.testing.assert_array_equal(cache.keys(0), want)
+    cache.write(0, k[:, :, :1], v[:, :, :1], 6)
+    assert cache.keys(0).shape[2] == 7
+    assert np.shares_memory(cache.keys(0), cache.keys(0)[:, :, :1])
+    assert cache.keys(0).base is cache
 
 
 def _address(cache):
@@ -72,8 +93,9 @@ def test_freed_storage_is_reused_by_a_cache_it_fits():
     del second, third  # third's block is kept now, second's freed
     small = _core.KVCache(LAYERS, ROWS, HEADS, MAX_LEN // 4, D)  # under half of it: not reused
     rng = np.random.default_rng(2)
-    small.write(0, *qkv_views(rng, 3), 0)  # and usable
-    assert small.keys(0).shape == (ROWS, HEADS, MAX_LEN // 4, D)
+    k, v = qkv_views(rng, 3)
+    small.write(0, k, v, 0)  # and usable
+    np.testing.assert_array_equal(small.keys(0), k)
 
 
 def test_release_memory_frees_the_kept_storage():

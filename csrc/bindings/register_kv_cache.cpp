@@ -1,6 +1,6 @@
 // KVCache: preallocated per-layer key/value storage for decoding. keys()/values() return numpy
-// views of the C++ storage (kept alive by the cache object), which the attention kernel reads
-// in place.
+// views of the C++ storage (kept alive by the cache object) over the positions written so far:
+// the storage is not cleared, and past those positions may hold a freed cache's keys.
 #include <pybind11/stl.h>
 
 #include "bindings/common.h"
@@ -16,7 +16,8 @@ py::array storage_view(const py::object& self, int64_t layer, bool values) {
     throw py::value_error("layer: " + std::to_string(layer) + " is outside [0, " +
                           std::to_string(cache.layers()) + ")");
   const py::ssize_t f = sizeof(float);
-  const std::vector<py::ssize_t> shape{cache.rows(), cache.kv_heads(), cache.max_length(), cache.head_dim()};
+  const std::vector<py::ssize_t> shape{cache.rows(), cache.kv_heads(), cache.written(layer),
+                                       cache.head_dim()};
   const std::vector<py::ssize_t> strides{cache.kv_heads() * cache.max_length() * cache.head_dim() * f,
                                          cache.max_length() * cache.head_dim() * f,
                                          cache.head_dim() * f, f};

@@ -38,6 +38,9 @@ class KVCache {
 
   // Storage of `layer` (keys when values is false): [R, Hkv, Tmax, D], contiguous.
   float* data(int64_t layer, bool values) const;
+  // Positions [0, written(layer)) of `layer` hold what write() stored; the rest may hold an
+  // earlier cache's keys, or nothing.
+  int64_t written(int64_t layer) const { return written_[static_cast<size_t>(layer)]; }
 
   int64_t layers() const { return layers_; }
   int64_t rows() const { return rows_; }

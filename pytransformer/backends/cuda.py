@@ -223,21 +223,27 @@ class CudaKVCache:
         shape = (rows, kv_heads, max_length, head_dim)
         self._keys = [backend.empty(shape) for _ in range(layers)]
         self._values = [backend.empty(shape) for _ in range(layers)]
+        self._written = [0] * layers  # positions [0, written) of each layer hold written keys
         self.nbytes = 2 * layers * rows * kv_heads * max_length * head_dim * 4
 
     def keys(self, layer: int) -> DeviceArray:
-        return self._keys[layer]
+        """[rows, kv_heads, positions written so far, head_dim] (the storage is not cleared)."""
+        return self._keys[layer][:, :, :self._written[layer]]
 
     def values(self, layer: int) -> DeviceArray:
-        return self._values[layer]
+        return self._values[layer][:, :, :self._written[layer]]
 
     def write(self, layer: int, k: DeviceArray, v: DeviceArray, start: int) -> None:
         """Keys and values [rows, kv_heads, T, head_dim] at positions [start, start + T)."""
         end = start + k.shape[2]
         if not 0 <= start <= end <= self.max_length:
             raise ValueError(f"start: positions [{start}, {end}) exceed the cache's {self.max_length}")
+        if start > self._written[layer]:  # attention reads every position before these
+            raise ValueError(f"start: writing from position {start} would leave positions "
+                             f"[{self._written[layer]}, {start}) of layer {layer} unwritten")
         self.backend.cuda.copy(self._keys[layer][:, :, start:end], k)
         self.backend.cuda.copy(self._values[layer][:, :, start:end], v)
+        self._written[layer] = max(self._written[layer], end)
 
     def reorder(self, sources, length: int) -> None:
         """Row r takes old row sources[r]'s first ``length`` positions (beam search)."""

@@ -15,9 +15,8 @@ from ..config import ModelConfig
 class DecoderCache:
     def __init__(self, config: ModelConfig, layers: int, rows: int, max_length: int,
                  group_size: int = 1, backend=CPU):
+        # keys(layer) / values(layer): [R, Hkv, T, D] views of the positions written so far
         self.store = backend.kv_cache(layers, rows, config.kv_heads, max_length, config.head_dim)
-        self.keys = [self.store.keys(i) for i in range(layers)]  # [R, Hkv, Tmax, D] views
-        self.values = [self.store.values(i) for i in range(layers)]
         self.rows = rows
         self.max_length = max_length
         self.length = 0  # positions written so far (all layers)

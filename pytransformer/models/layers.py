@@ -141,8 +141,8 @@ class Attention:
             if cache is not None:
                 cache.store.write(layer, k, v, cache.length)
                 end = cache.length + T
-                k = cache.keys[layer][:, :, :end]
-                v = cache.values[layer][:, :, :end]
+                k = cache.store.keys(layer)[:, :, :end]
+                v = cache.store.values(layer)[:, :, :end]
         context = self.backend.empty((B, T, H, D))
         q_offsets = None if self.cross else offsets
         self.backend.attention(q, k, v, key_padding_mask, causal, self.scale,
