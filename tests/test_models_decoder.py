@@ -1,5 +1,6 @@
 """Decoder-only language models from Hugging Face checkpoints vs transformers: GPT-2 (pre-LN,
-learned positions, tanh GELU, tied head) and LLaMA (RMSNorm, rotary, SwiGLU, grouped-query)."""
+learned positions, tanh GELU, tied head), LLaMA (RMSNorm, rotary, SwiGLU, grouped-query) and
+its relatives Mistral (no biases) and Qwen2 (biases on q, k and v only)."""
 
 import numpy as np
 import pytest
@@ -100,6 +101,65 @@ def test_llama_untied_head_and_rope_theta(tmp_path, rng):
     ids = rng.integers(0, VOCAB, (2, 40))
     mask = np.ones_like(ids)
     np.testing.assert_allclose(model.forward(ids), _logits(hf, ids, mask), rtol=0, atol=1e-4)
+
+
+def _llama_family(kind, **extra):
+    sizes = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
+                 num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=64,
+                 bos_token_id=0, eos_token_id=0)
+    config_class, model_class = {
+        "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
+        "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM)}[kind]
+    return model_class(config_class(**sizes, **extra))
+
+
+@pytest.mark.parametrize("kind,extra", [
+    ("mistral", dict(sliding_window=None)),
+    ("qwen2", dict(tie_word_embeddings=True)),
+    ("qwen2", dict(tie_word_embeddings=False, rope_theta=1e6)),
+])
+def test_mistral_and_qwen2_logits_match_transformers(kind, extra, tmp_path, rng):
+    torch.manual_seed(4)
+    hf = _llama_family(kind, **extra)
+    if kind == "qwen2":  # random-init biases are zeros: make the q, k, v ones count
+        with torch.no_grad():
+            for layer in hf.model.layers:
+                for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                    proj.bias.normal_(0, 0.5)
+        assert hf.model.layers[0].self_attn.o_proj.bias is None
+    model = _save(hf, tmp_path)
+    ids, mask = _right_padded(rng, 3, 14)
+    ours = model.forward(ids, attention_mask=mask)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    prompt = rng.integers(1, VOCAB, (1, 5))
+    with torch.no_grad():
+        want = hf.generate(torch.tensor(prompt), max_new_tokens=8, do_sample=False,
+                           eos_token_id=None, pad_token_id=0).numpy()
+    np.testing.assert_array_equal(model.generate(prompt, max_new_tokens=8, eos_token_id=[]), want)
+
+
+@pytest.mark.parametrize("kind,extra", [
+    ("mistral", dict(sliding_window=16)),
+    ("qwen2", dict(use_sliding_window=True, sliding_window=16, max_window_layers=1)),
+])
+def test_sliding_window_checkpoints_are_refused(kind, extra, tmp_path):
+    """We attend over every earlier position; past the window these models would not, so a
+    checkpoint that uses a window is refused at load rather than computed differently."""
+    _llama_family(kind, **extra).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"sliding-window attention \(sliding_window=16\) is not "
+                                         r"supported"):
+        pytransformer.load(tmp_path)
+
+
+def test_qwen2_sliding_window_below_max_window_layers_is_full_attention(tmp_path, rng):
+    # use_sliding_window, but only layers from max_window_layers on would slide: none here
+    torch.manual_seed(5)
+    hf = _llama_family("qwen2", use_sliding_window=True, sliding_window=4, max_window_layers=2)
+    model = _save(hf, tmp_path)
+    ids = rng.integers(0, VOCAB, (1, 12))
+    np.testing.assert_allclose(model.forward(ids), _logits(hf, ids, np.ones_like(ids)),
+                               rtol=0, atol=1e-4)
 
 
 def test_decoder_errors(gpt2):

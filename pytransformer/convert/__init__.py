@@ -13,4 +13,6 @@ HF_CONVERTERS = {
     "llama": hf_llama.convert,
     "marian": hf_marian.convert,
     "mbart": hf_bart.convert_mbart,
+    "mistral": hf_llama.convert_mistral,
+    "qwen2": hf_llama.convert_qwen2,
 }

@@ -1,6 +1,11 @@
-"""Hugging Face LLaMA (model_type "llama": LlamaModel, LlamaForCausalLM) -> our config and
-canonical tensors. LLaMA is a pre-RMSNorm decoder with rotary positions (rotate-half layout),
-grouped-query attention, a SwiGLU feed-forward and no biases by default."""
+"""Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
+(LlamaModel, LlamaForCausalLM), "mistral" and "qwen2". All three are pre-RMSNorm decoders with
+rotary positions (rotate-half layout), grouped-query attention and a SwiGLU feed-forward; they
+differ in biases (LLaMA and Mistral none by default; Qwen2 biases on the q, k and v projections
+but not on the output one) and in sliding-window attention, which we do not run: a checkpoint
+that uses it (Mistral 7B v0.1, Qwen2 with use_sliding_window) is refused rather than computed
+differently past the window. Mistral v0.2 and later and every released Qwen2 / Qwen2.5 use
+full attention."""
 
 from __future__ import annotations
 
@@ -28,7 +33,22 @@ def _rope_theta(raw: dict) -> float:
     return float(params.get("rope_theta", raw.get("rope_theta", 10000.0)))
 
 
-def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+def _sliding_window(raw: dict, model_type: str, layers: int):
+    """The sliding window some layer of this checkpoint attends through, or None."""
+    window = raw.get("sliding_window", 4096)  # both configs' default when the field is absent
+    if model_type == "qwen2":  # Qwen2Config: only with use_sliding_window, from max_window_layers on
+        if not raw.get("use_sliding_window", False):
+            return None
+        kinds = raw.get("layer_types") or [
+            "sliding_attention" if i >= raw.get("max_window_layers", 28) else "full_attention"
+            for i in range(layers)]
+        return window if "sliding_attention" in kinds else None
+    return window if model_type == "mistral" else None  # Mistral: every layer, unless null
+
+
+def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
+             out_bias: bool) -> Tuple[ModelConfig, Tensors]:
+    """out_bias counts only with qkv_bias (no family has an output bias alone)."""
     act = raw.get("hidden_act", "silu")
     if act != "silu":
         raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: silu")
@@ -39,14 +59,20 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     if head_dim * H != E:
         raise ValueError(f"config.json: head_dim={head_dim} with {H} heads != hidden_size={E} "
                          "is not supported")
-    attention_bias = bool(raw.get("attention_bias", False))
+    window = _sliding_window(raw, model_type, size["num_hidden_layers"])
+    if window is not None:
+        raise ValueError(f"config.json: sliding-window attention (sliding_window={window}) is "
+                         "not supported; supported: full attention (sliding_window null, or "
+                         "use_sliding_window false for qwen2)")
     mlp_bias = bool(raw.get("mlp_bias", False))
+    # Our config has one switch for the attention projections' biases; a checkpoint with biases
+    # on q, k and v only (Qwen2) gets a zero bias on the output projection, which adds nothing.
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
         num_kv_heads=Hkv, ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm",
         norm_position="pre", norm_eps=raw.get("rms_norm_eps", 1e-6), activation="swiglu",
         positions="rotary", max_positions=size["max_position_embeddings"],
-        rope_base=_rope_theta(raw), final_norm=True, attention_bias=attention_bias,
+        rope_base=_rope_theta(raw), final_norm=True, attention_bias=qkv_bias,
         ffn_bias=mlp_bias, tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
         pad_token_id=raw.get("pad_token_id"),
     )
@@ -65,10 +91,11 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         out[ours + "self_attn.qkv.weight"] = np.concatenate(
             [src.get(attn + name + ".weight", (rows, E)) for name, rows in qkv_shapes])
         out[ours + "self_attn.out.weight"] = src.get(attn + "o_proj.weight", (E, E))
-        if attention_bias:
+        if qkv_bias:
             out[ours + "self_attn.qkv.bias"] = np.concatenate(
                 [src.get(attn + name + ".bias", (rows,)) for name, rows in qkv_shapes])
-            out[ours + "self_attn.out.bias"] = src.get(attn + "o_proj.bias", (E,))
+            out[ours + "self_attn.out.bias"] = (src.get(attn + "o_proj.bias", (E,)) if out_bias
+                                                else np.zeros(E, np.float32))
         for name, shape in (("gate", (F, E)), ("up", (F, E)), ("down", (E, F))):
             out[ours + f"ffn.{name}.weight"] = src.get(layer + f"mlp.{name}_proj.weight", shape)
             if mlp_bias:
@@ -76,3 +103,19 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         out[ours + "self_attn_norm.weight"] = src.get(layer + "input_layernorm.weight", (E,))
         out[ours + "ffn_norm.weight"] = src.get(layer + "post_attention_layernorm.weight", (E,))
     return config, out
+
+
+def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "llama": attention_bias puts biases on all four attention projections."""
+    bias = bool(raw.get("attention_bias", False))
+    return _convert(raw, tensors, "llama", qkv_bias=bias, out_bias=bias)
+
+
+def convert_mistral(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "mistral": LLaMA without biases, with a sliding window unless it is null."""
+    return _convert(raw, tensors, "mistral", qkv_bias=False, out_bias=False)
+
+
+def convert_qwen2(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "qwen2": biases on q, k and v, none on the output projection."""
+    return _convert(raw, tensors, "qwen2", qkv_bias=True, out_bias=False)
