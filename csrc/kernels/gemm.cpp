@@ -54,15 +54,18 @@ constexpr int64_t MC = MR * 32;
 //            memory. The panel is read as 4 interleaved depth ranges (4 sequential streams),
 //            each prefetched into L1 12 steps ahead.
 //   decode:  one row micro-panel (M <= MR) reads each weight once, straight from memory: 4
-//            streams, each prefetched into L2 36 steps ahead from 3 rows up. With 1 or 2 rows
+//            streams, each prefetched into L2 36 steps ahead from 5 rows up. With 1 or 2 rows
 //            the hardware prefetchers alone keep more in flight than with the prefetch
 //            instructions (one per weight load there): paired, 2 threads, 0.6-1.2 GB of
 //            weights, M = 1 1.03-1.16x and M = 2 1.14x without them, M = 3 1.02x, M = 4 1.00x,
 //            M = 8 0.95x; GPT-2 greedy B=1 1.04x. Those light loops then read 8 streams, for
 //            more pages for the hardware prefetchers to run ahead on (Emerald Rapids, paired, 2
 //            threads: GPT-2's 494 MB of decode GEMVs at M = 1 1.07x, 26.2 GB/s against 27.5
-//            for a plain streaming sum; greedy B=1 1.08x, B=2 1.07x; 8 streams at B=4 0.95x
-//            and at M = 8 0.93x, with prefetch instructions, so those keep 4).
+//            for a plain streaming sum; greedy B=1 1.08x, B=2 1.07x; 8 streams with prefetch
+//            instructions at B=4 0.95x and at M = 8 0.93x). Without prefetch instructions, 8
+//            streams also win at 3 and 4 rows (the same GEMVs, paired, 40 rounds: M = 3 1.07x,
+//            M = 4 1.06x; greedy B=3 1.06x, B=4 1.04x) but not from 5 (M = 5, 6 1.02x, M = 7
+//            1.01x, M = 8 0.99x), which keep the prefetched 4.
 // Why streams: a memory-bound loop with more FMAs per weight byte keeps fewer loads in flight
 // (its body fills the reorder window sooner), so fewer weight bytes arrive per second: 2
 // threads, 600 MB of distinct weights, one stream: 18 GB/s at M = 1 but 11 at M = 8 and 9 at
@@ -74,8 +77,8 @@ enum class WeightPath { cached, memory, decode };
 
 template <WeightPath P, int M>
 struct WeightReads {
-  // A decode step of 1 or 2 rows: no prefetch instructions, 8 streams (see above).
-  static constexpr bool hardware_prefetch_only = P == WeightPath::decode && M <= 2;
+  // A decode step of up to 4 rows: no prefetch instructions, 8 streams (see above).
+  static constexpr bool hardware_prefetch_only = P == WeightPath::decode && M <= 4;
   static constexpr int streams = P == WeightPath::cached ? 1 : hardware_prefetch_only ? 8 : 4;
   static constexpr int64_t prefetch_ahead = P == WeightPath::memory ? 12 : 36;  // per stream
 };
