@@ -63,6 +63,61 @@ def test_bert_without_mask_or_types(tiny_bert, rng):
     np.testing.assert_allclose(model.encode(ids), ref, rtol=0, atol=1e-4)
 
 
+@pytest.fixture(scope="module", params=["roberta", "xlm-roberta"])
+def tiny_roberta(request, tmp_path_factory):
+    torch.manual_seed(1)
+    config_class, model_class = {
+        "roberta": (transformers.RobertaConfig, transformers.RobertaModel),
+        "xlm-roberta": (transformers.XLMRobertaConfig, transformers.XLMRobertaModel)}[request.param]
+    config = config_class(vocab_size=99, hidden_size=48, num_hidden_layers=2,
+                          num_attention_heads=4, intermediate_size=80,
+                          max_position_embeddings=42, pad_token_id=1, type_vocab_size=1)
+    model = model_class(config, add_pooling_layer=False).eval()
+    path = tmp_path_factory.mktemp(request.param)
+    model.save_pretrained(path)
+    return model, path
+
+
+def _roberta_batch(rng, B, T, left):
+    """Token ids avoiding the padding id 1, padded with it (right, or left when ``left``), as a
+    tokenizer gives them: transformers counts positions over the tokens that are not padding."""
+    ids = rng.integers(2, 99, (B, T))
+    mask = np.ones((B, T), np.int64)
+    for b in range(1, B):
+        n = rng.integers(1, T)
+        pad = slice(0, T - n) if left else slice(n, T)
+        mask[b, pad], ids[b, pad] = 0, 1
+    return ids, mask
+
+
+@pytest.mark.parametrize("left", [False, True], ids=["right-padded", "left-padded"])
+def test_roberta_hidden_states_match_transformers(tiny_roberta, isa, rng, left):
+    hf, path = tiny_roberta
+    model = pytransformer.load(path)
+    assert model.config.positions_skip_padding and model.config.max_positions == 40
+    ids, mask = _roberta_batch(rng, 4, 23, left)
+    ours = model.encode(ids, attention_mask=mask)
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_roberta_length_limit_counts_real_tokens(tiny_roberta, rng):
+    """40 positions (42 rows less the 2 before the first real token): a row of 40 real tokens
+    fits even in a batch padded wider, 41 do not."""
+    hf, path = tiny_roberta
+    model = pytransformer.load(path)
+    ids, mask = _roberta_batch(rng, 1, 44, left=False)
+    mask[0, 40:], ids[0, 40:] = 0, 1
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()
+    np.testing.assert_allclose(model.encode(ids, attention_mask=mask)[0, :40], ref[0, :40],
+                               rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="sequence length 41 exceeds the model's 40 positions"):
+        model.encode(np.full((1, 41), 5))
+
+
 def test_bert_errors(tiny_bert):
     _, path = tiny_bert
     model = pytransformer.load(path)

@@ -9,10 +9,13 @@ from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian
 HF_CONVERTERS = {
     "bart": hf_bart.convert,
     "bert": hf_bert.convert,
+    "camembert": hf_bert.convert_roberta,
     "gpt2": hf_gpt2.convert,
     "llama": hf_llama.convert,
     "marian": hf_marian.convert,
     "mbart": hf_bart.convert_mbart,
     "mistral": hf_llama.convert_mistral,
     "qwen2": hf_llama.convert_qwen2,
+    "roberta": hf_bert.convert_roberta,
+    "xlm-roberta": hf_bert.convert_roberta,
 }

@@ -1,5 +1,7 @@
-"""Hugging Face BERT-family encoders (model_type "bert": BertModel, BertFor*, MiniLM,
-sentence-transformers checkpoints) -> our config and canonical tensors."""
+"""Hugging Face BERT-family encoders -> our config and canonical tensors: model_type "bert"
+(BertModel, BertFor*, MiniLM, sentence-transformers checkpoints) and the RoBERTa layout,
+"roberta", "xlm-roberta" and "camembert" (the same layers; positions counted over the real
+tokens only, starting after the padding id, and one token type)."""
 
 from __future__ import annotations
 
@@ -16,28 +18,34 @@ BERT_DEFAULTS = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 1
                  "max_position_embeddings": 512}
 
 
-def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+def _convert(raw: dict, tensors: Tensors, model_prefix: str,
+             roberta: bool) -> Tuple[ModelConfig, Tensors]:
     activation = hf_activation(raw, "hidden_act", "gelu")
     if raw.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError(f"config.json: position_embedding_type "
                          f"{raw['position_embedding_type']!r} is not supported; supported: absolute")
     size = {key: hf_int(raw, key, default) for key, default in BERT_DEFAULTS.items()}
+    # RoBERTa numbers the real tokens of a sequence from pad_token_id + 1 (fairseq's padding-
+    # aware positions, create_position_ids_from_input_ids): we keep the table's rows from there
+    # on, so that our position p (the p-th real token) reads the row transformers reads.
+    first_position = hf_int(raw, "pad_token_id", 1, minimum=0) + 1 if roberta else 0
     config = ModelConfig(
         kind="encoder", num_layers=size["num_hidden_layers"], d_model=size["hidden_size"],
         num_heads=size["num_attention_heads"], ffn_dim=size["intermediate_size"],
         vocab_size=size["vocab_size"], norm="layer_norm", norm_position="post",
         norm_eps=raw.get("layer_norm_eps", 1e-12), activation=activation,
-        positions="learned", max_positions=size["max_position_embeddings"],
-        type_vocab_size=hf_int(raw, "type_vocab_size", 2, minimum=0), embedding_norm=True,
-        pad_token_id=raw.get("pad_token_id"),
+        positions="learned", max_positions=size["max_position_embeddings"] - first_position,
+        type_vocab_size=hf_int(raw, "type_vocab_size", 1 if roberta else 2, minimum=0),
+        embedding_norm=True, positions_skip_padding=roberta, pad_token_id=raw.get("pad_token_id"),
     )
-    # BertForX checkpoints nest the encoder under "bert."; BertModel ones do not.
-    prefix = "bert." if "bert.embeddings.word_embeddings.weight" in tensors else ""
+    # X-For-Y checkpoints nest the encoder under "bert." / "roberta."; the bare models do not.
+    prefix = model_prefix if model_prefix + "embeddings.word_embeddings.weight" in tensors else ""
     src = Source(tensors, prefix)
     E, F = config.d_model, config.ffn_dim
     out = {
         "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
-        "embed.positions": src.get("embeddings.position_embeddings.weight", (config.max_positions, E)),
+        "embed.positions": src.get("embeddings.position_embeddings.weight",
+                                   (config.max_positions + first_position, E))[first_position:],
         "embed.token_types": src.get("embeddings.token_type_embeddings.weight", (config.type_vocab_size, E)),
         "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
         "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
@@ -61,3 +69,13 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         out[ours + "ffn_norm.weight"] = src.get(layer + "output.LayerNorm.weight", (E,))
         out[ours + "ffn_norm.bias"] = src.get(layer + "output.LayerNorm.bias", (E,))
     return config, out
+
+
+def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "bert": positions are columns of the padded batch."""
+    return _convert(raw, tensors, "bert.", roberta=False)
+
+
+def convert_roberta(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "roberta", "xlm-roberta", "camembert"."""
+    return _convert(raw, tensors, "roberta.", roberta=True)

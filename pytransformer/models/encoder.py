@@ -55,6 +55,11 @@ class PackedBatch:
         self.offsets = np.concatenate([[0], np.cumsum(keep.sum(axis=1))]).astype(np.int64)
         self.columns = (self.index % T).astype(np.int64)[None]  # each token's position in its row
 
+    def ranks(self) -> np.ndarray:
+        """[1, N]: each token's index among the real tokens of its sequence."""
+        lengths = np.diff(self.offsets)
+        return (np.arange(self.offsets[-1]) - np.repeat(self.offsets[:-1], lengths))[None]
+
     def pack(self, x: np.ndarray) -> np.ndarray:
         """[B, T, ...] -> [1, N, ...]"""
         flat = x.reshape(1, self.shape[0] * self.shape[1], *x.shape[2:])
@@ -86,11 +91,12 @@ class EncoderStack:
 
     def __call__(self, ids: np.ndarray, batch: PackedBatch, token_type_ids=None) -> np.ndarray:
         """The packed output [1, N, E] of ids [B, T]."""
+        positions = batch.ranks() if self.config.positions_skip_padding else batch.columns
         limit = self.embeddings.max_positions
-        if limit is not None and ids.shape[1] > limit:
-            raise ValueError(f"input_ids: sequence length {ids.shape[1]} exceeds the model's "
+        length = int(positions.max()) + 1 if positions.size else 0
+        if limit is not None and length > limit:
+            raise ValueError(f"input_ids: sequence length {length} exceeds the model's "
                              f"{limit} positions")
-        positions = batch.columns
         types = None if token_type_ids is None else batch.pack(token_type_ids)
         h = self.embeddings(batch.pack(ids), positions, types)
         for layer in self.layers:
