@@ -1,5 +1,6 @@
-"""BERT-family encoders from Hugging Face checkpoints vs transformers.BertModel (random weights
-built from a config, saved locally) and the real all-MiniLM-L6-v2, on every ISA."""
+"""BERT-family encoders from Hugging Face checkpoints vs transformers (BertModel, RobertaModel,
+XLMRobertaModel, DistilBertModel: random weights built from a config, saved locally) and the
+real all-MiniLM-L6-v2, on every ISA."""
 
 import os
 
@@ -116,6 +117,27 @@ def test_roberta_length_limit_counts_real_tokens(tiny_roberta, rng):
                                rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="sequence length 41 exceeds the model's 40 positions"):
         model.encode(np.full((1, 41), 5))
+
+
+@pytest.mark.parametrize("options", [dict(activation="gelu"),
+                                     dict(activation="relu", sinusoidal_pos_embds=True)])
+def test_distilbert_hidden_states_match_transformers(options, tmp_path, isa, rng):
+    torch.manual_seed(2)
+    config = transformers.DistilBertConfig(vocab_size=99, dim=48, n_layers=2, n_heads=4,
+                                           hidden_dim=80, max_position_embeddings=40, **options)
+    hf = transformers.DistilBertModel(config).eval()
+    with torch.no_grad():  # random-init LayerNorms are the identity: make them count
+        for name, param in hf.named_parameters():
+            if "layer_norm" in name.lower():
+                param.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    hf.save_pretrained(tmp_path)
+    model = pytransformer.load(tmp_path)
+    ids, mask = _padded_batch(rng, 3, 17, 99)
+    ours = model.encode(ids, attention_mask=mask)
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
 
 
 def test_bert_errors(tiny_bert):

@@ -10,6 +10,7 @@ HF_CONVERTERS = {
     "bart": hf_bart.convert,
     "bert": hf_bert.convert,
     "camembert": hf_bert.convert_roberta,
+    "distilbert": hf_bert.convert_distilbert,
     "gpt2": hf_gpt2.convert,
     "llama": hf_llama.convert,
     "marian": hf_marian.convert,

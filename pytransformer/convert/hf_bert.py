@@ -1,7 +1,8 @@
 """Hugging Face BERT-family encoders -> our config and canonical tensors: model_type "bert"
 (BertModel, BertFor*, MiniLM, sentence-transformers checkpoints) and the RoBERTa layout,
 "roberta", "xlm-roberta" and "camembert" (the same layers; positions counted over the real
-tokens only, starting after the padding id, and one token type)."""
+tokens only, starting after the padding id, and one token type), and "distilbert" (BERT's
+post-LN layer under other names, no token types)."""
 
 from __future__ import annotations
 
@@ -79,3 +80,47 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 def convert_roberta(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     """model_type "roberta", "xlm-roberta", "camembert"."""
     return _convert(raw, tensors, "roberta.", roberta=True)
+
+
+# DistilBertConfig's defaults, for a field missing from config.json.
+DISTILBERT_DEFAULTS = {"vocab_size": 30522, "dim": 768, "n_layers": 6, "n_heads": 12,
+                       "hidden_dim": 3072, "max_position_embeddings": 512}
+
+
+def convert_distilbert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "distilbert". Its position table is a tensor of the checkpoint whether it was
+    learned or filled with sinusoids (sinusoidal_pos_embds), so both load the same way. Every
+    LayerNorm has eps 1e-12 (fixed in transformers, not a config field)."""
+    size = {key: hf_int(raw, key, default) for key, default in DISTILBERT_DEFAULTS.items()}
+    config = ModelConfig(
+        kind="encoder", num_layers=size["n_layers"], d_model=size["dim"],
+        num_heads=size["n_heads"], ffn_dim=size["hidden_dim"], vocab_size=size["vocab_size"],
+        norm="layer_norm", norm_position="post", norm_eps=1e-12,
+        activation=hf_activation(raw, "activation", "gelu"), positions="learned",
+        max_positions=size["max_position_embeddings"], embedding_norm=True,
+        pad_token_id=raw.get("pad_token_id"),
+    )
+    prefix = "distilbert." if "distilbert.embeddings.word_embeddings.weight" in tensors else ""
+    src = Source(tensors, prefix)
+    E, F = config.d_model, config.ffn_dim
+    out = {
+        "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
+        "embed.positions": src.get("embeddings.position_embeddings.weight", (config.max_positions, E)),
+        "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
+        "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
+    }
+    for i in range(config.num_layers):
+        layer, ours = f"transformer.layer.{i}.", f"encoder.{i}."
+        attn = layer + "attention."
+        for n, (name, rows, cols) in {"attn.out": (attn + "out_lin", E, E),
+                                      "ffn.up": (layer + "ffn.lin1", F, E),
+                                      "ffn.down": (layer + "ffn.lin2", E, F)}.items():
+            out[ours + n + ".weight"] = src.get(name + ".weight", (rows, cols))
+            out[ours + n + ".bias"] = src.get(name + ".bias", (rows,))
+        for part, shape in (("weight", (E, E)), ("bias", (E,))):
+            out[ours + f"attn.qkv.{part}"] = np.concatenate(
+                [src.get(attn + f"{n}_lin.{part}", shape) for n in ("q", "k", "v")])
+        for ours_norm, theirs in (("attn_norm", "sa_layer_norm"), ("ffn_norm", "output_layer_norm")):
+            for part in ("weight", "bias"):
+                out[ours + f"{ours_norm}.{part}"] = src.get(layer + f"{theirs}.{part}", (E,))
+    return config, out
