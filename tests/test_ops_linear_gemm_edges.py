@@ -69,9 +69,11 @@ def test_streamed_output(isa, shape, activation):
     run_and_check(shape, activation, True, True, seed=3)
 
 
+# (500, 1000, 300) and (520, 1600, 130): one row block per thread (2 or 3 threads), whose rows
+# are packed once for several depth blocks and shared by the tasks (gemm_tasks.h).
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("shape", [(1, 1000, 257), (8, 257, 1000), (100, 257, 1000), (1000, 255, 257),
-                                   (16, 17, 33)],
+                                   (16, 17, 33), (500, 1000, 300), (520, 1600, 130)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_threads(isa, shape, threads):
     previous = pytransformer.get_num_threads()

@@ -11,9 +11,11 @@ from pytransformer.quantize import quantize_rows
 
 KERNELS = _core.supported_int8_kernels()
 # Sizes below, at and past the register tiles (MR up to 8 rows, NR up to 48 columns), K not a
-# multiple of 4, and a row count past one row block (MC = 128 for AVX-512).
+# multiple of 4, and row counts past one row block (MC = 128 for AVX-512): 300 rows make more
+# blocks than threads; 200 and 250 make one block per thread with 2 threads, whose rows are
+# quantized once and shared by the tasks (gemm_tasks.h).
 SHAPES = [(1, 1, 1), (1, 5, 3), (3, 16, 4), (7, 47, 33), (8, 48, 64), (9, 97, 130),
-          (33, 100, 255), (300, 50, 96), (4, 768, 768)]
+          (33, 100, 255), (300, 50, 96), (4, 768, 768), (200, 120, 300), (250, 1000, 300)]
 
 
 def _random(rng, M, N, K):

@@ -235,19 +235,23 @@ struct Problem {
 };
 
 // c[row0 : row0 + mc, panels [panel_begin, panel_end)] over the whole depth. `a_shared` is
-// null (pack the rows here, one depth block at a time, into this thread's scratch) or holds
-// these rows already packed for every depth block, block k0 at offset round_up(mc, MR) * k0.
-// A single row (M = 1) is neither: it is read where it lies.
+// null (pack the rows here, one depth block at a time, into this thread's scratch) or holds all
+// M rows already packed for every depth block: block k0 at offset round_up(M, MR) * k0, and in
+// it the micro-panel of row r (a multiple of MR) at r * kc. A single row (M = 1) is neither: it
+// is read where it lies.
 template <Activation A>
 void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                 int64_t panel_end, const float* a_shared) {
   const int64_t mc_padded = (mc + MR - 1) / MR * MR;
+  const int64_t m_padded = (g.m + MR - 1) / MR * MR;
   const bool one_row = g.m == 1;  // read in place (kOneRowInPlace)
   float* a_own = a_shared || one_row ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
   for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
     const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
     const bool last = k0 + kc == g.k;
-    const float* a_packed = one_row ? g.a + k0 : a_shared ? a_shared + mc_padded * k0 : a_own;
+    const float* a_packed = one_row    ? g.a + k0
+                            : a_shared ? a_shared + m_padded * k0 + row0 * kc
+                                       : a_own;
     if (!a_shared && !one_row) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       const int64_t col0 = panel * NR;
@@ -279,12 +283,13 @@ void gemm_impl(const Problem& g) {
   const int64_t panels = (g.n + NR - 1) / NR;
   const bool parallel = 2.0 * g.m * g.n * g.k >= 2e5 && num_threads() > 1;
   const int threads = parallel ? num_threads() : 1;
-  // One row block (decode, short prompts) on several threads: the weight is the traffic, and
-  // its panels are sliced among the threads. Pack `a` once, for the whole depth, and share it;
-  // the threads pack it together, one (depth block, row micro-panel) each at a time, when
-  // there are enough of those (a prompt of 128 tokens: done alone, it was ~5% of the call).
+  const GemmTasks plan = plan_gemm_tasks(g.m, panels, MC, MR, threads);
+  // Rows that several tasks read (their panels sliced among the threads: decode, prompts, one
+  // row block per thread) are packed once, for the whole depth, and shared. The threads pack
+  // them together, one (depth block, row micro-panel) each at a time, when there are enough of
+  // those (a prompt of 128 tokens: done alone, it was ~5% of the call).
   const float* a_shared = nullptr;
-  if (parallel && g.m <= MC && g.m > 1) {
+  if (plan.share_rows && g.m > 1) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     const int64_t micro_panels = m_padded / MR;
     const int64_t depth_blocks = (g.k + g.kc_max - 1) / g.kc_max;
@@ -299,7 +304,7 @@ void gemm_impl(const Problem& g) {
     }
     a_shared = a_packed;
   }
-  for_each_gemm_task(g.m, panels, MC, MR, threads,
+  for_each_gemm_task(plan, g.m, panels, threads,
                      [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
                        gemm_block<A>(g, row0, rows, panel_begin, panel_end, a_shared);
                      });

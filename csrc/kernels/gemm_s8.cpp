@@ -248,19 +248,21 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
 
 template <Activation A>
 void gemm_impl(const Problem& g) {
+  const int64_t panels = (g.n + NR - 1) / NR;
   const bool parallel = 2.0 * g.m * g.n * g.k >= 2e5 && num_threads() > 1;
   const int threads = parallel ? num_threads() : 1;
-  // One row block (decode, short prompts) on several threads: the weight is the traffic, and
-  // its panels are sliced among the threads. Quantize `a` once, in parallel, and share it.
+  const GemmTasks plan = plan_gemm_tasks(g.m, panels, MC, MR, threads);
+  // Rows that several tasks read (see plan_gemm_tasks): quantize them once, in parallel, and
+  // share them.
   const uint8_t* a_shared = nullptr;
-  if (parallel && g.m <= MC) {
+  if (plan.share_rows) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     uint8_t* a_packed =
         reinterpret_cast<uint8_t*>(thread_scratch(1, (m_padded * quads(g.k) * AQ + 3) / 4));
     quantize_pack_a(g.a, g.lda, g.m, g.k, a_packed, g.a_scale, g.m * g.k >= (1 << 14));
     a_shared = a_packed;
   }
-  for_each_gemm_task(g.m, (g.n + NR - 1) / NR, MC, MR, threads,
+  for_each_gemm_task(plan, g.m, panels, threads,
                      [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
                        gemm_block<A>(g, row0, rows, panel_begin, panel_end,
                                      a_shared ? a_shared + row0 * quads(g.k) * AQ : nullptr);

@@ -8,36 +8,66 @@
 
 namespace pt::kernels::PT_ISA_NS {
 
-// Runs block(row0, rows, panel_begin, panel_end) over tasks covering C, handed out
-// dynamically (the cores are often shared: a thread that lost its core for a while must not
-// leave the others waiting on a fixed share). Rows go in equal blocks of at most max_rows (a
-// multiple of mr, so no block is a short remainder), as many as a multiple of the threads.
-// With too few row blocks to keep the threads busy the panels are sliced too. A single block
-// (decode, short prompts) is sliced so that every weight is streamed from memory once per call:
-// decode (m <= mr) into up to 4 slices per thread, each a long sequential stream; a prompt into
-// up to 8, whose finer grain evens out when the threads finish (paired runs, 2 threads:
-// MiniLM B=1 T=128 and B=4 T=64 +5%, T=16 unchanged; decode 3% slower with 8).
-template <class Block>
-void for_each_gemm_task(int64_t m, int64_t panels, int64_t max_rows, int64_t mr, int threads,
-                        Block&& block) {
+// How C is split among threads: row blocks of `rows` rows (a multiple of mr, so no block is a
+// short remainder), each cut into `slices` ranges of panels; a task is one (block, slice).
+// Tasks are handed out dynamically (the cores are often shared: a thread that lost its core
+// for a while must not leave the others waiting on a fixed share).
+struct GemmTasks {
+  int64_t row_blocks, rows, slices;
+  // The caller packs every row once, before the tasks run, for all the slices that read it
+  // (else each task packs its own block's rows).
+  bool share_rows;
+  int64_t count() const { return row_blocks * slices; }
+};
+
+// Rows go in equal blocks of at most max_rows, as many as a multiple of the threads.
+// - A single block (decode, short prompts) is sliced so that every weight is streamed from
+//   memory once per call: decode (m <= mr) into up to 4 slices per thread, each a long
+//   sequential stream; a prompt into up to 8, whose finer grain evens out when the threads
+//   finish (paired runs, 2 threads: MiniLM B=1 T=128 and B=4 T=64 +5%, T=16 unchanged; decode
+//   3% slower with 8).
+// - One block per thread (m = 512 on 2 threads) is sliced into up to 16 tasks per thread of at
+//   least 4 panels. With a block and a slice per thread, a thread that runs slower than the
+//   other for a while (seen on this 2-vCPU VM for whole seconds, 18-22% slower) left the other
+//   waiting for 18-22% of the call (7% in calmer periods): paired, 2 threads, GPT-2 prefill of
+//   512 tokens 1.03-1.06x, base Transformer B=8 0.99-1.03x, MiniLM B=4 T=128 1.02x. The same
+//   for 12 blocks (MiniLM B=32) was 0.97x: there each thread keeps its own block's rows packed
+//   in L2 across its panels, which sharing them gives up.
+// - A few blocks per thread are sliced in as many slices as threads.
+inline GemmTasks plan_gemm_tasks(int64_t m, int64_t panels, int64_t max_rows, int64_t mr,
+                                 int threads) {
   int64_t row_blocks = (m + max_rows - 1) / max_rows;
   // A whole number of blocks per thread: 11 blocks on 2 threads would leave one thread a block
   // longer than the other at the end (~8% of the call idle); 12 smaller ones do not.
   if (threads > 1 && row_blocks > 1) row_blocks = (row_blocks + threads - 1) / threads * threads;
   const int64_t rows = ((m + row_blocks - 1) / row_blocks + mr - 1) / mr * mr;
   int64_t slices = 1;
+  bool shared = false;
   if (threads > 1 && row_blocks == 1) {
-    const int64_t per_thread = m <= mr ? 4 : 8;
-    slices = panels < per_thread * threads ? panels : per_thread * threads;
-  } else if (threads > 1 && row_blocks < 4 * threads)
+    slices = (m <= mr ? 4 : 8) * threads;
+    shared = true;
+  } else if (threads > 1 && row_blocks == threads) {
+    const int64_t wide = panels / 4 > threads ? panels / 4 : threads;  // >= 4 panels a slice
+    slices = 16 * threads / row_blocks < wide ? 16 * threads / row_blocks : wide;
+    shared = true;
+  } else if (threads > 1 && row_blocks < 4 * threads) {
     slices = threads;
-  const int64_t tasks = row_blocks * slices;
+  }
+  if (slices > panels) slices = panels;
+  return {row_blocks, rows, slices, shared && slices > 1};
+}
+
+// Runs block(row0, rows, panel_begin, panel_end) over the tasks of `plan`.
+template <class Block>
+void for_each_gemm_task(const GemmTasks& plan, int64_t m, int64_t panels, int threads,
+                        Block&& block) {
+  const int64_t slices = plan.slices;
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
-  for (int64_t task = 0; task < tasks; ++task) {
-    const int64_t row0 = (task / slices) * rows;
+  for (int64_t task = 0; task < plan.count(); ++task) {
+    const int64_t row0 = (task / slices) * plan.rows;
     const int64_t slice = task % slices;
     if (row0 < m)
-      block(row0, m - row0 < rows ? m - row0 : rows, panels * slice / slices,
+      block(row0, m - row0 < plan.rows ? m - row0 : plan.rows, panels * slice / slices,
             panels * (slice + 1) / slices);
   }
 }
