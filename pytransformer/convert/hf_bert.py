@@ -19,6 +19,47 @@ BERT_DEFAULTS = {"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 1
                  "max_position_embeddings": 512}
 
 
+# Where each layout keeps a layer's tensors (under its layer prefix), by our canonical name.
+# The embeddings are named alike in both: word, position and (BERT) token type tables and a
+# LayerNorm under "embeddings.".
+BERT_LAYER = {"q": "attention.self.query", "k": "attention.self.key",
+              "v": "attention.self.value", "attn.out": "attention.output.dense",
+              "attn_norm": "attention.output.LayerNorm", "ffn.up": "intermediate.dense",
+              "ffn.down": "output.dense", "ffn_norm": "output.LayerNorm"}
+DISTILBERT_LAYER = {"q": "attention.q_lin", "k": "attention.k_lin", "v": "attention.v_lin",
+                    "attn.out": "attention.out_lin", "attn_norm": "sa_layer_norm",
+                    "ffn.up": "ffn.lin1", "ffn.down": "ffn.lin2", "ffn_norm": "output_layer_norm"}
+
+
+def _tensors(config: ModelConfig, src: Source, layer_prefix: str, names: dict,
+             first_position: int = 0) -> Tensors:
+    """Our canonical tensors of a BERT-shaped encoder: layer i's tensors are under
+    layer_prefix.format(i) with the names of ``names``; the position table's rows before
+    ``first_position`` are dropped (see _convert)."""
+    E, F = config.d_model, config.ffn_dim
+    out = {
+        "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
+        "embed.positions": src.get("embeddings.position_embeddings.weight",
+                                   (config.max_positions + first_position, E))[first_position:],
+        "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
+        "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
+    }
+    if config.type_vocab_size:
+        out["embed.token_types"] = src.get("embeddings.token_type_embeddings.weight",
+                                           (config.type_vocab_size, E))
+    # A weight's shape; its bias (and a LayerNorm's weight and bias) is the first axis of it.
+    shapes = {"q": (E, E), "k": (E, E), "v": (E, E), "attn.out": (E, E), "ffn.up": (F, E),
+              "ffn.down": (E, F), "attn_norm": (E,), "ffn_norm": (E,)}
+    for i in range(config.num_layers):
+        layer, ours = layer_prefix.format(i), f"encoder.{i}."
+        for part in ("weight", "bias"):
+            got = {n: src.get(f"{layer}{names[n]}.{part}", shape if part == "weight" else shape[:1])
+                   for n, shape in shapes.items()}
+            out[f"{ours}attn.qkv.{part}"] = np.concatenate([got.pop(n) for n in ("q", "k", "v")])
+            out.update({f"{ours}{n}.{part}": array for n, array in got.items()})
+    return out
+
+
 def _convert(raw: dict, tensors: Tensors, model_prefix: str,
              roberta: bool) -> Tuple[ModelConfig, Tensors]:
     activation = hf_activation(raw, "hidden_act", "gelu")
@@ -41,35 +82,8 @@ def _convert(raw: dict, tensors: Tensors, model_prefix: str,
     )
     # X-For-Y checkpoints nest the encoder under "bert." / "roberta."; the bare models do not.
     prefix = model_prefix if model_prefix + "embeddings.word_embeddings.weight" in tensors else ""
-    src = Source(tensors, prefix)
-    E, F = config.d_model, config.ffn_dim
-    out = {
-        "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
-        "embed.positions": src.get("embeddings.position_embeddings.weight",
-                                   (config.max_positions + first_position, E))[first_position:],
-        "embed.token_types": src.get("embeddings.token_type_embeddings.weight", (config.type_vocab_size, E)),
-        "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
-        "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
-    }
-    for i in range(config.num_layers):
-        layer = f"encoder.layer.{i}."
-        ours = f"encoder.{i}."
-        attn = layer + "attention."
-        out[ours + "attn.qkv.weight"] = np.concatenate(
-            [src.get(attn + f"self.{n}.weight", (E, E)) for n in ("query", "key", "value")])
-        out[ours + "attn.qkv.bias"] = np.concatenate(
-            [src.get(attn + f"self.{n}.bias", (E,)) for n in ("query", "key", "value")])
-        out[ours + "attn.out.weight"] = src.get(attn + "output.dense.weight", (E, E))
-        out[ours + "attn.out.bias"] = src.get(attn + "output.dense.bias", (E,))
-        out[ours + "attn_norm.weight"] = src.get(attn + "output.LayerNorm.weight", (E,))
-        out[ours + "attn_norm.bias"] = src.get(attn + "output.LayerNorm.bias", (E,))
-        out[ours + "ffn.up.weight"] = src.get(layer + "intermediate.dense.weight", (F, E))
-        out[ours + "ffn.up.bias"] = src.get(layer + "intermediate.dense.bias", (F,))
-        out[ours + "ffn.down.weight"] = src.get(layer + "output.dense.weight", (E, F))
-        out[ours + "ffn.down.bias"] = src.get(layer + "output.dense.bias", (E,))
-        out[ours + "ffn_norm.weight"] = src.get(layer + "output.LayerNorm.weight", (E,))
-        out[ours + "ffn_norm.bias"] = src.get(layer + "output.LayerNorm.bias", (E,))
-    return config, out
+    return config, _tensors(config, Source(tensors, prefix), "encoder.layer.{}.", BERT_LAYER,
+                            first_position)
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
@@ -101,26 +115,5 @@ def convert_distilbert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensor
         pad_token_id=raw.get("pad_token_id"),
     )
     prefix = "distilbert." if "distilbert.embeddings.word_embeddings.weight" in tensors else ""
-    src = Source(tensors, prefix)
-    E, F = config.d_model, config.ffn_dim
-    out = {
-        "embed.tokens": src.get("embeddings.word_embeddings.weight", (config.vocab_size, E)),
-        "embed.positions": src.get("embeddings.position_embeddings.weight", (config.max_positions, E)),
-        "embed.norm.weight": src.get("embeddings.LayerNorm.weight", (E,)),
-        "embed.norm.bias": src.get("embeddings.LayerNorm.bias", (E,)),
-    }
-    for i in range(config.num_layers):
-        layer, ours = f"transformer.layer.{i}.", f"encoder.{i}."
-        attn = layer + "attention."
-        for n, (name, rows, cols) in {"attn.out": (attn + "out_lin", E, E),
-                                      "ffn.up": (layer + "ffn.lin1", F, E),
-                                      "ffn.down": (layer + "ffn.lin2", E, F)}.items():
-            out[ours + n + ".weight"] = src.get(name + ".weight", (rows, cols))
-            out[ours + n + ".bias"] = src.get(name + ".bias", (rows,))
-        for part, shape in (("weight", (E, E)), ("bias", (E,))):
-            out[ours + f"attn.qkv.{part}"] = np.concatenate(
-                [src.get(attn + f"{n}_lin.{part}", shape) for n in ("q", "k", "v")])
-        for ours_norm, theirs in (("attn_norm", "sa_layer_norm"), ("ffn_norm", "output_layer_norm")):
-            for part in ("weight", "bias"):
-                out[ours + f"{ours_norm}.{part}"] = src.get(layer + f"{theirs}.{part}", (E,))
-    return config, out
+    return config, _tensors(config, Source(tensors, prefix), "transformer.layer.{}.",
+                            DISTILBERT_LAYER)
