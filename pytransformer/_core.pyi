@@ -35,7 +35,7 @@ def rotary(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.nd
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, key_padding_mask: Optional[np.ndarray],
               causal: bool, attn_bias: Optional[np.ndarray], scale: float,
               out: Optional[np.ndarray] = None, q_offsets: Optional[np.ndarray] = None,
-              k_offsets: Optional[np.ndarray] = None) -> np.ndarray: ...
+              k_offsets: Optional[np.ndarray] = None, sliding_window: int = 0) -> np.ndarray: ...
 
 class PackedLinear:
     def __init__(self, weight: np.ndarray, bias: Optional[np.ndarray] = None) -> None: ...
@@ -73,7 +73,8 @@ class Norm:
 
 class TransformerLayer:
     def __init__(self, *, heads: int, kv_heads: int, head_dim: int, pre_norm: bool,
-                 rotary_base: Optional[float] = None, activation: Activation = ...,
+                 rotary_base: Optional[float] = None, sliding_window: int = 0,
+                 activation: Activation = ...,
                  qkv: PackedLinear | PackedLinearInt8, out: PackedLinear | PackedLinearInt8,
                  self_norm: Norm, up: PackedLinear | PackedLinearInt8,
                  gate: Optional[PackedLinear | PackedLinearInt8] = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 KINDS = ("encoder", "decoder", "encoder-decoder")
 NORMS = ("layer_norm", "rms_norm")
@@ -21,7 +21,7 @@ POSITIONS = ("learned", "sinusoidal", "rotary", "none")
 # The int fields and their least value (None: any int); those defaulting to None may be None.
 INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "vocab_size": 1,
               "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
-              "type_vocab_size": 0, "pad_token_id": None}
+              "type_vocab_size": 0, "pad_token_id": None, "sliding_window": 1}
 
 
 def check_int(value, name: str, minimum: Optional[int] = 1) -> int:
@@ -62,6 +62,11 @@ class ModelConfig:
     tie_word_embeddings: bool = True  # decoders: the output projection is the token embedding
     final_logits_bias: bool = False
     pad_token_id: Optional[int] = None
+    # Decoder self-attention through a sliding window (Mistral): a token sees only the
+    # sliding_window positions ending at itself. sliding_window_layers lists the decoder layers
+    # that use it (Qwen2 from max_window_layers on); None = every decoder layer.
+    sliding_window: Optional[int] = None
+    sliding_window_layers: Optional[List[int]] = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -101,6 +106,35 @@ class ModelConfig:
                              f"num_heads={self.num_heads}")
         if self.positions == "rotary" and self.head_dim % 2:
             raise ValueError(f"config: rotary positions need an even head_dim, got {self.head_dim}")
+        if self.sliding_window is not None and self.kind == "encoder":
+            raise ValueError("config.sliding_window: an encoder attends both ways; only decoder "
+                             "self-attention has a sliding window")
+        if self.sliding_window_layers is not None:
+            layers = self.sliding_window_layers
+            count = self.decoder_layers
+            if self.sliding_window is None:
+                raise ValueError("config.sliding_window_layers: given without sliding_window")
+            if not isinstance(layers, list) or any(
+                    isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < count for i in layers):
+                raise ValueError(f"config.sliding_window_layers: expected a list of decoder layer "
+                                 f"indices in [0, {count}), got {layers!r}")
+
+    @property
+    def decoder_layers(self) -> int:
+        """How many decoder layers the model has (0 for an encoder)."""
+        if self.kind == "encoder":
+            return 0
+        if self.kind == "encoder-decoder":
+            return self.num_decoder_layers or self.num_layers
+        return self.num_layers
+
+    def sliding_window_of(self, layer: int) -> int:
+        """The sliding window of decoder layer ``layer``'s self-attention, 0 for none."""
+        if self.sliding_window is None:
+            return 0
+        if self.sliding_window_layers is not None and layer not in self.sliding_window_layers:
+            return 0
+        return self.sliding_window
 
     def to_dict(self) -> Dict[str, Any]:
         return {"format": "pytransformer", **dataclasses.asdict(self)}

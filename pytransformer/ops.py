@@ -183,14 +183,17 @@ def _scale(scale, head_dim: int) -> float:
 
 def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool = False,
                                  attn_bias=None, scale: Optional[float] = None,
-                                 q_offsets=None, k_offsets=None) -> np.ndarray:
+                                 q_offsets=None, k_offsets=None,
+                                 sliding_window: Optional[int] = None) -> np.ndarray:
     """``softmax(q @ k^T * scale + attn_bias, masked) @ v``, fused (no [Tq, Tk] matrix stored).
 
     q: [B, H, Tq, D]; k, v: [B, Hkv, Tk, D] with H a multiple of Hkv (grouped-query heads share
     a key/value head). key_padding_mask: [B, Tk] bool, True = padding to ignore. attn_bias:
     float, broadcastable to [B, H, Tq, Tk]. causal: query i sees keys j <= i + Tk - Tq (the last
     query aligns with the last key, as in a decoder step over a KV cache). scale defaults to
-    1/sqrt(D). A query row whose keys are all masked returns zeros, not NaN.
+    1/sqrt(D). sliding_window (with causal only): query i also sees only the sliding_window
+    keys ending at its last one, j > i + Tk - Tq - sliding_window (Mistral). A query row whose
+    keys are all masked returns zeros, not NaN.
 
     Padding-free batches: with ``q_offsets`` (integers [B + 1], from 0, non-decreasing), q is
     [1, H, Nq, D] holding the B sequences' queries back to back, sequence b at positions
@@ -217,8 +220,9 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
         q_offsets = _checks.integers(q_offsets, "q_offsets")
     if k_offsets is not None:
         k_offsets = _checks.integers(k_offsets, "k_offsets")
+    window = 0 if sliding_window is None else _checks.positive_int(sliding_window, "sliding_window")
     return _core.attention(q, k, v, key_padding_mask, bool(causal), attn_bias,
-                           _scale(scale, q.shape[-1]), None, q_offsets, k_offsets)
+                           _scale(scale, q.shape[-1]), None, q_offsets, k_offsets, window)
 
 
 def multi_head_attention(query, key, value, *, q_weight, k_weight, v_weight, o_weight,

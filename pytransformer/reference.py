@@ -81,7 +81,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
 
 
 def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool = False,
-                                 attn_bias=None, scale: Optional[float] = None) -> np.ndarray:
+                                 attn_bias=None, scale: Optional[float] = None,
+                                 sliding_window: Optional[int] = None) -> np.ndarray:
     """q [B, H, Tq, D], k/v [B, Hkv, Tk, D]; rows with no visible key give zeros."""
     q, k, v = _f32(q), _f32(k), _f32(v)
     B, H, Tq, D = q.shape
@@ -100,6 +101,8 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
         visible &= ~np.asarray(key_padding_mask, dtype=bool)[:, None, None, :]
     if causal:
         visible &= np.tril(np.ones((Tq, Tk), dtype=bool), k=Tk - Tq)[None, None]
+    if sliding_window:  # query i sees keys j > i + Tk - Tq - sliding_window
+        visible &= np.triu(np.ones((Tq, Tk), dtype=bool), k=Tk - Tq - sliding_window + 1)[None, None]
     scores = np.where(visible, scores, -np.inf)
     row_max = scores.max(axis=-1, keepdims=True)
     # No visible key (max -inf): zeros. A NaN score is not that: its row stays NaN, as in softmax.

@@ -36,6 +36,11 @@ def checkpoints(root) -> dict:
             vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
             bos_token_id=0, eos_token_id=0)),
+        # Sliding-window attention (Mistral v0.1) with a window shorter than every prompt.
+        "mistral": transformers.MistralForCausalLM(transformers.MistralConfig(
+            vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+            sliding_window=5, bos_token_id=0, eos_token_id=0)),
         "marian": transformers.MarianMTModel(transformers.MarianConfig(**seq2seq)),
         "bart": transformers.BartForConditionalGeneration(transformers.BartConfig(**seq2seq)),
     }
@@ -109,4 +114,4 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
-          "marian": check_encoder_decoder, "bart": check_encoder_decoder}
+          "mistral": check_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}

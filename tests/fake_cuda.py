@@ -53,12 +53,14 @@ class Linear:
         _array(out)[...] = y
 
 
-def _attention(out, q, k, v, key_padding_mask, causal, bias, scale, q_offsets, k_offsets):
+def _attention(out, q, k, v, key_padding_mask, causal, bias, scale, q_offsets, k_offsets,
+               sliding_window=0):
     q, k, v, o = _array(q), _array(k), _array(v), _array(out)
     mask = None if key_padding_mask is None else _array(key_padding_mask).astype(bool)
     if q_offsets is None and k_offsets is None:
         o[...] = reference.scaled_dot_product_attention(q, k, v, key_padding_mask=mask,
-                                                        causal=causal, scale=scale)
+                                                        causal=causal, scale=scale,
+                                                        sliding_window=sliding_window)
         return
     qo = None if q_offsets is None else _array(q_offsets)
     ko = None if k_offsets is None else _array(k_offsets)
@@ -69,7 +71,7 @@ def _attention(out, q, k, v, key_padding_mask, causal, bias, scale, q_offsets, k
         kb = 0 if ko is not None else b
         o[ob, :, qs] = reference.scaled_dot_product_attention(
             q[qb:qb + 1, :, qs], k[kb:kb + 1, :, ks], v[kb:kb + 1, :, ks], causal=causal,
-            scale=scale)[0]
+            scale=scale, sliding_window=sliding_window)[0]
 
 
 def _rms_norm(out, x, weight, eps, residual):

@@ -5,6 +5,7 @@ attention, rotary positions, SwiGLU) run whole and step by step through a KVCach
 decoder with cross-attention (Marian-like), int8 Linears against their dequantized weights,
 thread counts, and the errors."""
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
@@ -42,6 +43,7 @@ class Spec:
     rotary_base: Optional[float] = None
     cross: bool = False
     d_ff: int = 64
+    sliding_window: int = 0  # of causal self-attention; 0 = none
 
 
 BERT = Spec(48, 4, 4, 12, pre_norm=False, rms=False, activation="gelu")
@@ -97,7 +99,8 @@ def build(s, p, **overrides):
         return _core.PackedLinear(weight, bias)
 
     args = dict(heads=s.heads, kv_heads=s.kv_heads, head_dim=s.head_dim, pre_norm=s.pre_norm,
-                rotary_base=s.rotary_base, activation=getattr(_core.Activation, s.activation))
+                rotary_base=s.rotary_base, sliding_window=s.sliding_window,
+                activation=getattr(_core.Activation, s.activation))
     args.update({name: part(name, *wb) for name, wb in p.items()})
     args.update(overrides)
     return _core.TransformerLayer(**args)
@@ -119,7 +122,8 @@ def reference(s, p, h, *, mask=None, causal=False, positions=None, memory=None):
         if s.rotary_base:
             q, k = (R.rotary_embedding(t, positions, s.rotary_base) for t in (q, k))
         kv.update(k=k, v=v)
-        context = R.scaled_dot_product_attention(q, k, v, key_padding_mask=mask, causal=causal)
+        context = R.scaled_dot_product_attention(q, k, v, key_padding_mask=mask, causal=causal,
+                                                 sliding_window=s.sliding_window or None)
         return lin(merge(context), "out")
 
     def cross_attention(x):
@@ -180,17 +184,21 @@ def decoder_case(rng, T=7, pad=2):
     return random_weights(rng, LLAMA), normal(rng, 2, T, LLAMA.d_model), mask, positions
 
 
-def test_decoder_causal_forward(isa, rng):
+@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3)],
+                         ids=["llama", "sliding-window"])
+def test_decoder_causal_forward(isa, rng, spec):
     p, h, mask, positions = decoder_case(rng)
-    got = build(LLAMA, p).forward(h, positions=positions, key_padding_mask=mask, causal=True)
-    want = reference(LLAMA, p, h, mask=mask, causal=True, positions=positions)[0]
+    got = build(spec, p).forward(h, positions=positions, key_padding_mask=mask, causal=True)
+    want = reference(spec, p, h, mask=mask, causal=True, positions=positions)[0]
     assert_close(got, want)
 
 
-def test_decoder_incremental_decoding_matches_full_sequence(isa, rng):
+@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3)],
+                         ids=["llama", "sliding-window"])
+def test_decoder_incremental_decoding_matches_full_sequence(isa, rng, spec):
     p, h, mask, positions = decoder_case(rng)
-    want, want_k, want_v = reference(LLAMA, p, h, mask=mask, causal=True, positions=positions)
-    layer = build(LLAMA, p)
+    want, want_k, want_v = reference(spec, p, h, mask=mask, causal=True, positions=positions)
+    layer = build(spec, p)
     cache = _core.KVCache(2, 2, LLAMA.kv_heads, 16, LLAMA.head_dim)
     start = 0
     for stop in (4, 5, 6, 7):  # a 4-token prompt, then one token a step
@@ -262,6 +270,11 @@ def test_errors_name_the_argument(rng):
         build(LLAMA, p, heads=2**62 + 8, kv_heads=2**62 + 8)
     with pytest.raises(ValueError, match="bias"):
         _core.Norm(np.ones(E, np.float32), np.zeros(E, np.float32), rms=True)
+    with pytest.raises(ValueError, match="^sliding_window: expected"):
+        build(LLAMA, p, sliding_window=-1)
+    with pytest.raises(ValueError, match="sliding_window: .* without causal"):
+        build(LLAMA, p, sliding_window=2).forward(normal(rng, 1, 2, E),
+                                                  positions=np.arange(2, dtype=np.int64)[None])
     layer = build(LLAMA, p)
     h = normal(rng, 1, 2, E)
     positions = np.arange(2, dtype=np.int64)[None]

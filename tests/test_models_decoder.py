@@ -2,6 +2,9 @@
 learned positions, tanh GELU, tied head), LLaMA (RMSNorm, rotary, SwiGLU, grouped-query) and
 its relatives Mistral (no biases) and Qwen2 (biases on q, k and v only)."""
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -139,27 +142,46 @@ def test_mistral_and_qwen2_logits_match_transformers(kind, extra, tmp_path, rng)
     np.testing.assert_array_equal(model.generate(prompt, max_new_tokens=8, eos_token_id=[]), want)
 
 
-@pytest.mark.parametrize("kind,extra", [
-    ("mistral", dict(sliding_window=16)),
-    ("qwen2", dict(use_sliding_window=True, sliding_window=16, max_window_layers=1)),
+@pytest.mark.parametrize("kind,extra,layers", [
+    ("mistral", dict(sliding_window=4), None),
+    ("qwen2", dict(use_sliding_window=True, sliding_window=3, max_window_layers=1), [1]),
 ])
-def test_sliding_window_checkpoints_are_refused(kind, extra, tmp_path):
-    """We attend over every earlier position; past the window these models would not, so a
-    checkpoint that uses a window is refused at load rather than computed differently."""
-    _llama_family(kind, **extra).save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match=r"sliding-window attention \(sliding_window=16\) is not "
-                                         r"supported"):
-        pytransformer.load(tmp_path)
-
-
-def test_qwen2_sliding_window_below_max_window_layers_is_full_attention(tmp_path, rng):
-    # use_sliding_window, but only layers from max_window_layers on would slide: none here
-    torch.manual_seed(5)
-    hf = _llama_family("qwen2", use_sliding_window=True, sliding_window=4, max_window_layers=2)
+def test_sliding_window_matches_transformers(kind, extra, layers, tmp_path, rng):
+    """Mistral v0.1 (every layer) and Qwen2 with use_sliding_window (layers from
+    max_window_layers on) see only the last sliding_window positions: logits of prompts longer
+    than the window, and generation whose cache grows past it (the decode steps), token for
+    token as transformers, left-padded batches included (the window counts cache positions,
+    padding too, as transformers does)."""
+    torch.manual_seed(6)
+    hf = _llama_family(kind, **extra)
     model = _save(hf, tmp_path)
-    ids = rng.integers(0, VOCAB, (1, 12))
-    np.testing.assert_allclose(model.forward(ids), _logits(hf, ids, np.ones_like(ids)),
-                               rtol=0, atol=1e-4)
+    assert model.config.sliding_window == extra["sliding_window"]
+    assert model.config.sliding_window_layers == layers
+    ids, mask = _right_padded(rng, 3, 14)
+    ours = model.forward(ids, attention_mask=mask)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    # The window changes the result: the same weights with full attention differ.
+    full_path = tmp_path / "full"
+    full_path.mkdir()
+    for part in ("config.json", "model.safetensors"):
+        shutil.copy(tmp_path / part, full_path / part)
+    raw = json.loads((full_path / "config.json").read_text())
+    raw.update(sliding_window=None, use_sliding_window=False, layer_types=None)
+    (full_path / "config.json").write_text(json.dumps(raw))
+    full = pytransformer.load(full_path)
+    assert full.config.sliding_window is None
+    assert np.abs(full.forward(ids, attention_mask=mask)[real] - ours[real]).max() > 1e-3
+
+    prompt = rng.integers(1, VOCAB, (2, 6))
+    prompt_mask = np.ones_like(prompt)
+    prompt_mask[1, :2] = 0  # left padding
+    with torch.no_grad():
+        want = hf.generate(torch.tensor(prompt), attention_mask=torch.tensor(prompt_mask),
+                           max_new_tokens=10, do_sample=False, eos_token_id=None,
+                           pad_token_id=0).numpy()
+    got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
+    np.testing.assert_array_equal(got, want)
 
 
 def test_decoder_errors(gpt2):

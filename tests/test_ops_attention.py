@@ -191,6 +191,79 @@ def test_sdpa_matches_torch(shape, padding, causal, bias):
     np.testing.assert_allclose(ours, expected, rtol=0, atol=ATOL)
 
 
+# B, H, Hkv, Tq, Tk, D, sliding_window: windows shorter, equal and longer than a key tile (64),
+# the row path (Tq <= 4 rows) and the block path, GQA, more keys than queries (a decode step).
+WINDOW_CASES = [
+    (1, 2, 2, 40, 40, 16, 1),
+    (2, 4, 2, 70, 70, 32, 5),
+    (1, 2, 1, 130, 130, 64, 64),
+    (1, 3, 3, 65, 200, 24, 70),
+    (2, 8, 2, 1, 300, 64, 100),   # decode: one query, GQA rows of 4 heads
+    (1, 2, 2, 3, 150, 128, 17),   # a few queries: the row path
+    (1, 2, 2, 20, 20, 16, 100),   # a window wider than the sequence: plain causal
+]
+
+
+@pytest.mark.parametrize("shape", WINDOW_CASES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("padding", [False, True])
+def test_sdpa_sliding_window_matches_reference(shape, padding):
+    rng = np.random.default_rng(sum(shape))
+    *dims, window = shape
+    B, H, Hkv, Tq, Tk, D = dims
+    q, k, v = qkv(rng, *dims)
+    mask = rng.random((B, Tk)) < 0.3 if padding else None
+    ours = check(q, k, v, key_padding_mask=mask, causal=True, sliding_window=window)
+    if window < Tk:  # the window hides keys: the result is not plain causal attention
+        causal = reference.scaled_dot_product_attention(q, k, v, key_padding_mask=mask, causal=True)
+        assert np.abs(ours - causal).max() > 1e-3
+
+
+def test_sdpa_sliding_window_matches_torch():
+    """Against PyTorch with the band given as a boolean mask: key j visible to query i when
+    i + Tk - Tq - window < j <= i + Tk - Tq (transformers' sliding-window mask)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    B, H, Hkv, Tq, Tk, D, window = 2, 4, 2, 50, 90, 32, 12
+    q, k, v = qkv(rng, B, H, Hkv, Tq, Tk, D)
+    i = np.arange(Tq)[:, None] + Tk - Tq
+    j = np.arange(Tk)[None, :]
+    band = (j <= i) & (j > i - window)
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v),
+        attn_mask=torch.from_numpy(band), enable_gqa=True).numpy()
+    ours = ops.scaled_dot_product_attention(q, k, v, causal=True, sliding_window=window)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize("lengths", [[5, 0, 9], [130, 70, 1]])
+def test_sdpa_sliding_window_packed_sequences(rng, lengths):
+    """The window counts each packed sequence's own positions."""
+    B, T, window = len(lengths), max(lengths), 6
+    q, k, v = qkv(rng, B, 4, 2, T, T, 16)
+    packed = [_pack(t, lengths) for t in (q, k, v)]
+    offsets = packed[0][1]
+    out = ops.scaled_dot_product_attention(packed[0][0], packed[1][0], packed[2][0], causal=True,
+                                           q_offsets=offsets, k_offsets=offsets,
+                                           sliding_window=window)
+    for b, n in enumerate(lengths):
+        expected = reference.scaled_dot_product_attention(
+            q[b:b + 1, :, :n], k[b:b + 1, :, :n], v[b:b + 1, :, :n], causal=True,
+            sliding_window=window)
+        np.testing.assert_allclose(out[:, :, offsets[b]:offsets[b + 1]], expected, rtol=0, atol=ATOL)
+
+
+def test_sdpa_sliding_window_errors(rng):
+    q, k, v = qkv(rng, 1, 2, 2, 4, 4, 8)
+    with pytest.raises(ValueError, match="sliding_window: expected .* with causal attention, got 3 "
+                                         "without causal"):
+        ops.scaled_dot_product_attention(q, k, v, sliding_window=3)
+    for bad, error in ((0, ValueError), (-2, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="^sliding_window: expected"):
+            ops.scaled_dot_product_attention(q, k, v, causal=True, sliding_window=bad)
+    with pytest.raises(ValueError, match="sliding_window: expected"):
+        _core.attention(q, k, v, None, True, None, 1.0, sliding_window=-1)
+
+
 def torch_mha(torch, E, H, kdim, seed):
     torch.manual_seed(seed)
     mha = torch.nn.MultiheadAttention(E, H, batch_first=True, kdim=kdim, vdim=kdim).eval()

@@ -205,6 +205,16 @@ def test_hf_checkpoint_errors(tmp_path, rng):
     ({"norm_eps": -1e-5}, "config.norm_eps: expected a non-negative number"),
     ({"embedding_scale": float("inf")}, "config.embedding_scale: expected a finite number"),
     ({"rope_base": 0}, "config.rope_base: expected a positive number, got 0"),
+    ({"sliding_window": 4}, "config.sliding_window: an encoder attends both ways"),
+    ({"kind": "decoder", "sliding_window": 0}, "config.sliding_window: expected a positive int, got 0"),
+    ({"kind": "decoder", "sliding_window_layers": [0]},
+     "config.sliding_window_layers: given without sliding_window"),
+    ({"kind": "decoder", "num_layers": 2, "sliding_window": 4, "sliding_window_layers": [2]},
+     r"config.sliding_window_layers: expected a list of decoder layer indices in \[0, 2\), got \[2\]"),
+    ({"kind": "encoder-decoder", "num_decoder_layers": 1, "sliding_window": 4,
+      "sliding_window_layers": [1]}, r"indices in \[0, 1\)"),
+    ({"kind": "decoder", "sliding_window": 4, "sliding_window_layers": "0"},
+     "config.sliding_window_layers: expected a list"),
 ])
 def test_config_validation(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -218,6 +228,15 @@ def test_config_from_dict_rejects_unknown_and_missing_fields():
     del data["d_model"]
     with pytest.raises(ValueError, match="missing required fields \\['d_model'\\]"):
         ModelConfig.from_dict(data)
+
+
+def test_config_sliding_window_of_each_decoder_layer():
+    every = _encoder_config(kind="decoder", num_layers=2, sliding_window=8)
+    assert [every.sliding_window_of(i) for i in range(2)] == [8, 8]
+    some = _encoder_config(kind="decoder", num_layers=2, sliding_window=8, sliding_window_layers=[1])
+    assert [some.sliding_window_of(i) for i in range(2)] == [0, 8]
+    assert ModelConfig.from_dict(json.loads(some.to_json())) == some
+    assert _encoder_config(kind="decoder").sliding_window_of(0) == 0
 
 
 def test_config_pad_token_id_may_be_any_int():

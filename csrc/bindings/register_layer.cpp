@@ -92,7 +92,8 @@ void register_layer(py::module_& m) {
 
   py::class_<model::TransformerLayer>(m, "TransformerLayer")
       .def(py::init([](int64_t heads, int64_t kv_heads, int64_t head_dim, bool pre_norm,
-                       std::optional<float> rotary_base, Activation activation,
+                       std::optional<float> rotary_base, int64_t sliding_window,
+                       Activation activation,
                        const py::object& qkv, const py::object& out, const py::object& self_norm,
                        const py::object& up, const py::object& gate, const py::object& down,
                        const py::object& ffn_norm, const py::object& cross_q,
@@ -101,6 +102,9 @@ void register_layer(py::module_& m) {
              shape.heads = heads, shape.kv_heads = kv_heads, shape.head_dim = head_dim;
              shape.pre_norm = pre_norm;
              shape.rotary_base = rotary_base;
+             if (sliding_window < 0)
+               throw py::value_error("sliding_window: expected 0 (none) or a positive key count");
+             shape.sliding_window = sliding_window;
              shape.activation = activation;
              model::SelfAttentionWeights self{linear_of(qkv, "qkv"), linear_of(out, "out"),
                                               norm_of(self_norm, "self_norm")};
@@ -119,7 +123,7 @@ void register_layer(py::module_& m) {
                                                 std::move(ffn));
            }),
            py::kw_only(), py::arg("heads"), py::arg("kv_heads"), py::arg("head_dim"),
-           py::arg("pre_norm"), py::arg("rotary_base") = py::none(),
+           py::arg("pre_norm"), py::arg("rotary_base") = py::none(), py::arg("sliding_window") = 0,
            py::arg("activation") = Activation::none, py::arg("qkv"), py::arg("out"),
            py::arg("self_norm"), py::arg("up"), py::arg("gate") = py::none(), py::arg("down"),
            py::arg("ffn_norm"), py::arg("cross_q") = py::none(),

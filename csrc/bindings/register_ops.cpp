@@ -134,7 +134,8 @@ void register_ops(py::module_& m) {
       "attention",
       [](const py::array& q, const py::array& k, const py::array& v,
          const py::object& key_padding_mask, bool causal, const py::object& bias, float scale,
-         const py::object& out, const py::object& q_offsets, const py::object& k_offsets) {
+         const py::object& out, const py::object& q_offsets, const py::object& k_offsets,
+         int64_t sliding_window) {
         const auto qv = view<float>(q, "q");
         const auto kv = view<float>(k, "k");
         const auto vv = view<float>(v, "v");
@@ -156,13 +157,15 @@ void register_ops(py::module_& m) {
         }
         {
           py::gil_scoped_release release;
-          ops::attention(qv, kv, vv, ptr(mv), causal, ptr(bv), scale, out_v, ptr(qo), ptr(ko));
+          ops::attention(qv, kv, vv, ptr(mv), causal, ptr(bv), scale, out_v, ptr(qo), ptr(ko),
+                         sliding_window);
         }
         return result;
       },
       py::arg("q"), py::arg("k"), py::arg("v"), py::arg("key_padding_mask"), py::arg("causal"),
       py::arg("attn_bias"), py::arg("scale"), py::arg("out") = py::none(),
-      py::arg("q_offsets") = py::none(), py::arg("k_offsets") = py::none());
+      py::arg("q_offsets") = py::none(), py::arg("k_offsets") = py::none(),
+      py::arg("sliding_window") = 0);
 }
 
 }  // namespace pt::bindings

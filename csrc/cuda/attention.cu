@@ -8,7 +8,8 @@
 // flattened (row = g * Tq + i), so grouped-query heads share every K/V tile.
 // One block = (sequence b, kv head, kBlockRows rows), 4 warps of kRowsPerWarp rows each:
 //   q_s = q * scale for the block's rows                            [kBlockRows, D] shared
-//   for each tile of 32 keys up to the block's last visible key (causal tiles past it skipped):
+//   for each tile of 32 keys from the block's first visible key (sliding windows) to its last
+//   (causal tiles past it skipped):
 //     K, V tile -> shared (every warp reuses it for its rows)       [32, D] each
 //     lane j scores key j against each of the warp's rows; masked keys get -inf
 //     online softmax: warp max and warp sum over the lanes = keys; p_j stays in lane j
@@ -87,12 +88,20 @@ __global__ void __launch_bounds__(kThreads)
   const uint8_t* pad =
       p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
   const int64_t shift = k_len - q_len;  // causal: query i sees keys j <= i + shift
+  // Query i's first visible key: its sliding window's start, or 0.
+  auto first_key = [&](int64_t i) {
+    const int64_t first = i + shift - p.sliding_window + 1;
+    return p.sliding_window && first > 0 ? first : int64_t{0};
+  };
 
-  // Keys [0, key_end) are visible to some row of the block; later tiles are never loaded.
-  int64_t key_end = 0;
+  // Keys [key_begin, key_end) are visible to some row of the block; other tiles are never
+  // loaded.
+  int64_t key_begin = k_len, key_end = 0;
   for (int r = 0; r < kBlockRows && row0 + r < rows; ++r) {
-    const int64_t last = p.causal ? (row0 + r) % q_len + shift : k_len - 1;
+    const int64_t i = (row0 + r) % q_len;
+    const int64_t last = p.causal ? i + shift : k_len - 1;
     key_end = last + 1 > key_end ? last + 1 : key_end;
+    key_begin = first_key(i) < key_begin ? first_key(i) : key_begin;
   }
   key_end = key_end < k_len ? key_end : k_len;
 
@@ -107,19 +116,21 @@ __global__ void __launch_bounds__(kThreads)
     q_s[x] = value;
   }
 
-  // This warp's rows: the last key each may see (-1 for rows past the end: they see nothing
-  // and write nothing), where its output goes, its bias row.
-  int64_t last[kRowsPerWarp];
+  // This warp's rows: the keys each may see, [first, last] (last = -1 for rows past the end:
+  // they see nothing and write nothing), where its output goes, its bias row.
+  int64_t first[kRowsPerWarp], last[kRowsPerWarp];
   float* out_row[kRowsPerWarp];
   const float* bias_row[kRowsPerWarp];
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int64_t row = row0 + warp * kRowsPerWarp + r;
+    first[r] = 0;
     last[r] = -1;
     out_row[r] = nullptr;
     bias_row[r] = nullptr;
     if (row < rows) {
       const int64_t h = kvh * G + row / q_len, i = row % q_len;
+      first[r] = first_key(i);
       last[r] = p.causal ? i + shift : k_len - 1;
       out_row[r] = out + h * p.out_stride_h + i * p.out_stride_t;
       if (p.bias)
@@ -136,7 +147,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int c = 0; c < kChunks; ++c) acc[r][c] = 0.0f;
   }
 
-  for (int64_t tile0 = 0; tile0 < key_end; tile0 += kTileKeys) {
+  for (int64_t tile0 = key_begin; tile0 < key_end; tile0 += kTileKeys) {
     const int nk = static_cast<int>(key_end - tile0 < kTileKeys ? key_end - tile0 : kTileKeys);
     __syncthreads();  // every warp is done with the previous tile (first time: q_s is staged)
     for (int x = threadIdx.x; x < nk * D; x += kThreads) {
@@ -168,7 +179,7 @@ __global__ void __launch_bounds__(kThreads)
     // taken against 0 so they are exact zeros, not exp(-inf + inf) = NaN (as on the CPU).
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
-      const bool visible = not_padding && key <= last[r];
+      const bool visible = not_padding && first[r] <= key && key <= last[r];
       float score = -INFINITY;
       if (visible) score = bias_row[r] ? s[r] + bias_row[r][key * p.bias_stride_k] : s[r];
       const float m_new = fmaxf(m[r], warp_max(score));
@@ -256,7 +267,7 @@ int64_t check_offsets(const char* name, const DeviceView& offsets, int64_t batch
 void attention(const DeviceView& out, const DeviceView& q, const DeviceView& k,
                const DeviceView& v, const DeviceView* key_padding_mask, bool causal,
                const DeviceView* bias, float scale, const DeviceView* q_offsets,
-               const DeviceView* k_offsets) {
+               const DeviceView* k_offsets, int64_t sliding_window) {
   for (const auto& [name, t] : {std::pair<const char*, const DeviceView*>{"q", &q},
                                 {"k", &k}, {"v", &v}, {"out", &out}}) {
     expect_rank(name, *t, 4);
@@ -295,6 +306,11 @@ void attention(const DeviceView& out, const DeviceView& q, const DeviceView& k,
   a.k_offsets = k_offsets ? static_cast<const int64_t*>(k_offsets->ptr) : nullptr;
   a.scale = scale;
   a.causal = causal;
+  if (sliding_window < 0 || (sliding_window > 0 && !causal))
+    throw std::invalid_argument("sliding_window: expected 0 (none) or a positive key count with "
+                                "causal attention, got " + std::to_string(sliding_window) +
+                                (causal ? "" : " without causal"));
+  a.sliding_window = sliding_window;
   if (key_padding_mask) {
     if (k_offsets)
       throw std::invalid_argument("key_padding_mask: packed keys (k_offsets) have no padding");

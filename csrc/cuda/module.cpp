@@ -220,17 +220,17 @@ void register_ops(py::module_& m) {
       "attention",
       [](const py::object& out, const py::object& q, const py::object& k, const py::object& v,
          const py::object& key_padding_mask, bool causal, const py::object& bias, float scale,
-         const py::object& q_offsets, const py::object& k_offsets) {
+         const py::object& q_offsets, const py::object& k_offsets, int64_t sliding_window) {
         const auto mask = read_optional(key_padding_mask, "key_padding_mask");
         const auto b = read_optional(bias, "bias");
         const auto qo = read_optional(q_offsets, "q_offsets");
         const auto ko = read_optional(k_offsets, "k_offsets");
         attention(read_view(out, "out"), read_view(q, "q"), read_view(k, "k"), read_view(v, "v"),
-                  ptr(mask), causal, ptr(b), scale, ptr(qo), ptr(ko));
+                  ptr(mask), causal, ptr(b), scale, ptr(qo), ptr(ko), sliding_window);
       },
       py::arg("out"), py::arg("q"), py::arg("k"), py::arg("v"), py::arg("key_padding_mask"),
       py::arg("causal"), py::arg("bias"), py::arg("scale"), py::arg("q_offsets") = py::none(),
-      py::arg("k_offsets") = py::none());
+      py::arg("k_offsets") = py::none(), py::arg("sliding_window") = 0);
 }
 
 void register_linear(py::module_& m) {

@@ -7,8 +7,9 @@
 // then share every K/V load, and a GQA decode step (Tq = 1) still fills the vector lanes.
 // One task = (b, kv head, block of up to BQ rows):
 //   Qt = (q * scale * log2 e)^T         [D, BQ]   packed once; queries run along the lanes
-//   for each tile of up to BK *visible* keys (padded and causally hidden keys never enter):
-//     St = K_tile Qt (causal mask)       [BK, BQ]  one broadcast k[j][d] times Qt vectors; the
+//   for each tile of up to BK *visible* keys (padded keys, keys past the block's last visible
+//   one and keys before its sliding windows never enter):
+//     St = K_tile Qt (mask)              [BK, BQ]  one broadcast k[j][d] times Qt vectors; the
 //                                                  tile's max per query taken on the way
 //     (+ bias * log2 e, and the max again)
 //     online softmax down the columns: max and sum are over keys = across vectors, so they
@@ -70,16 +71,19 @@ struct Block {
   const float* q_row[BQ];       // q + b, h, i
   float* out_row[BQ];           // out + b, h, i
   const float* bias_row[BQ];    // bias + b, h, i (when there is a bias)
-  alignas(64) float last[BQ];   // last key each row may see (causal), as float for the lanes
-  int64_t last_min = INT64_MAX, last_max = INT64_MIN;  // over the rows in use
+  // The keys each row may see, [first, last] (causal, sliding window), as floats for the lanes.
+  alignas(64) float first[BQ];
+  alignas(64) float last[BQ];
+  int64_t first_min = INT64_MAX, first_max = INT64_MIN;  // over the rows in use
+  int64_t last_min = INT64_MAX, last_max = INT64_MIN;
 };
 
 // St[t][:] = sum_d krow[t][d] * Qt[d][:] for kScoreKeys keys, NQV query vectors. With kMask,
-// a score of a key after its row's last visible key (causal) becomes -inf. tile_max takes the
-// max of every query lane, so the softmax needs no pass of its own for it.
+// a score of a key outside its row's [first, last] becomes -inf. tile_max takes the max of
+// every query lane, so the softmax needs no pass of its own for it.
 template <int NQV, bool kMask>
-void score_keys(const float* const* krow, const int64_t* key, const float* last, const float* qt,
-                int64_t D, float* st, Reg* tile_max) {
+void score_keys(const float* const* krow, const int64_t* key, const float* first,
+                const float* last, const float* qt, int64_t D, float* st, Reg* tile_max) {
   Reg acc[kScoreKeys][NQV];
   for (int t = 0; t < kScoreKeys; ++t)
     for (int c = 0; c < NQV; ++c) acc[t][c] = V::zero();
@@ -94,9 +98,11 @@ void score_keys(const float* const* krow, const int64_t* key, const float* last,
   for (int t = 0; t < kScoreKeys; ++t) {
     for (int c = 0; c < NQV; ++c) {
       Reg s = acc[t][c];
-      if (kMask)
-        s = V::select_less(V::load(last + c * W), V::set1(static_cast<float>(key[t])),
-                           V::set1(-INFINITY), s);
+      if (kMask) {
+        const Reg at = V::set1(static_cast<float>(key[t]));
+        s = V::select_less(V::load(last + c * W), at, V::set1(-INFINITY), s);
+        s = V::select_less(at, V::load(first + c * W), V::set1(-INFINITY), s);
+      }
       tile_max[c] = V::max(tile_max[c], s);
       V::store(st + t * BQ + c * W, s);
     }
@@ -108,17 +114,17 @@ void score_keys(const float* const* krow, const int64_t* key, const float* last,
 // of each query over them.
 template <int NQV = kQueryVecs>
 void score_tile(int nqv, const float* const* krow, const int64_t* key, int nk, bool mask,
-                const float* last, const float* qt, int64_t D, float* st, float* tile_max) {
+                const Block& blk, const float* qt, int64_t D, float* st, float* tile_max) {
   if constexpr (NQV > 1) {
-    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, key, nk, mask, last, qt, D, st, tile_max);
+    if (nqv < NQV) return score_tile<NQV - 1>(nqv, krow, key, nk, mask, blk, qt, D, st, tile_max);
   }
   Reg mx[NQV];
   for (int c = 0; c < NQV; ++c) mx[c] = V::set1(-INFINITY);
   for (int t = 0; t < nk; t += kScoreKeys) {
     if (mask)
-      score_keys<NQV, true>(krow + t, key + t, last, qt, D, st + t * BQ, mx);
+      score_keys<NQV, true>(krow + t, key + t, blk.first, blk.last, qt, D, st + t * BQ, mx);
     else
-      score_keys<NQV, false>(krow + t, key + t, last, qt, D, st + t * BQ, mx);
+      score_keys<NQV, false>(krow + t, key + t, blk.first, blk.last, qt, D, st + t * BQ, mx);
   }
   for (int c = 0; c < NQV; ++c) V::store(tile_max + c * W, mx[c]);
 }
@@ -264,6 +270,12 @@ void pv_tile(bool by_row, const float* p, int nk, int n, const float* const* vro
   }
 }
 
+// The first key query i may see: its sliding window's start, or 0.
+int64_t first_key(const AttentionArgs& p, int64_t i) {
+  const int64_t first = i + p.k_len - p.q_len - p.sliding_window + 1;
+  return p.sliding_window && first > 0 ? first : 0;
+}
+
 // Rows [row0, row0 + n) of kv head kvh in batch b: row = g * Tq + i is query i of head kvh G + g.
 Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, int n) {
   Block blk;
@@ -275,6 +287,7 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   const int64_t shift = p.k_len - p.q_len;  // causal: query i sees keys j <= i + shift
   for (int r = 0; r < blk.nqv * W; ++r) {
     if (r >= n) {  // lanes past n: zero queries that see every key, so they stay finite
+      blk.first[r] = 0.0f;
       blk.last[r] = static_cast<float>(p.k_len);
       continue;
     }
@@ -284,7 +297,11 @@ Block gather_rows(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
     if (p.bias)
       blk.bias_row[r] = p.bias + b * p.bias_stride_b + h * p.bias_stride_h + i * p.bias_stride_q;
     const int64_t last = p.causal ? i + shift : p.k_len - 1;
+    const int64_t first = first_key(p, i);
+    blk.first[r] = static_cast<float>(first);
     blk.last[r] = static_cast<float>(last);
+    blk.first_min = first < blk.first_min ? first : blk.first_min;
+    blk.first_max = first > blk.first_max ? first : blk.first_max;
     blk.last_min = last < blk.last_min ? last : blk.last_min;
     blk.last_max = last > blk.last_max ? last : blk.last_max;
   }
@@ -317,7 +334,7 @@ int next_keys(const uint8_t* pad, int64_t& j, int64_t end, int64_t* key) {
   return nk;
 }
 
-// Row path for one tile: scores, bias, causal mask and online softmax row by row; P lands in
+// Row path for one tile: scores, bias, mask and online softmax row by row; P lands in
 // st[r * kTileKeys + t].
 void softmax_rows(const AttentionArgs& p, const Block& blk, const int64_t* key,
                   const float* const* krow, int nk, int nk_pad, bool mask, float* st, float* m,
@@ -327,7 +344,7 @@ void softmax_rows(const AttentionArgs& p, const Block& blk, const int64_t* key,
     score_row(blk.q_row[r], p.scale * kLog2e, krow, nk_pad, p.head_dim, s);
     for (int t = 0; t < nk; ++t) {
       if (p.bias) s[t] += blk.bias_row[r][key[t] * p.bias_stride_k] * kLog2e;
-      if (mask && key[t] > blk.last[r]) s[t] = -INFINITY;
+      if (mask && (key[t] > blk.last[r] || key[t] < blk.first[r])) s[t] = -INFINITY;
     }
     softmax_row(s, nk, m[r], l[r], alpha[r]);
   }
@@ -362,24 +379,25 @@ void attend_block(const AttentionArgs& p, int64_t b, int64_t kvh, int64_t row0, 
   const float* v = p.v + b * p.v_stride_b + kvh * p.v_stride_h;
   const uint8_t* pad =
       p.key_padding_mask ? p.key_padding_mask + b * p.key_padding_stride_b : nullptr;
-  // Keys past the block's last visible key (causal tiles above the diagonal) are never visited.
+  // Keys past the block's last visible key (causal tiles above the diagonal) and before its
+  // first (behind every row's sliding window) are never visited.
   const int64_t end = blk.last_max + 1 < p.k_len ? blk.last_max + 1 : p.k_len;
   int64_t key[kTileKeys];
   const float* krow[kTileKeys];
   const float* vrow[kTileKeys];
-  int64_t j = 0;
+  int64_t j = blk.first_min;
   for (int nk; (nk = next_keys(pad, j, end, key)) > 0;) {
     // Pad to whole score micro-tiles by repeating the last key (its extra scores are unused).
     const int nk_pad = static_cast<int>(round_up(nk, kScoreKeys));
     for (int t = nk; t < nk_pad; ++t) key[t] = key[nk - 1];
     for (int t = 0; t < nk_pad; ++t)
       krow[t] = k + key[t] * p.k_stride_t, vrow[t] = v + key[t] * p.v_stride_t;
-    // Only tiles crossing the diagonal of some row need the causal mask.
-    const bool mask = p.causal && key[nk - 1] > blk.last_min;
+    // Only tiles crossing the diagonal or a window's start for some row need the mask.
+    const bool mask = (p.causal && key[nk - 1] > blk.last_min) || key[0] < blk.first_max;
     if (blk.by_row) {
       softmax_rows(p, blk, key, krow, nk, nk_pad, mask, st, m, l, alpha);
     } else {
-      score_tile(blk.nqv, krow, key, nk_pad, mask, blk.last, qt, D, st, tile_max);
+      score_tile(blk.nqv, krow, key, nk_pad, mask, blk, qt, D, st, tile_max);
       if (p.bias) {
         for (int t = 0; t < nk; ++t)
           for (int r = 0; r < n; ++r)
@@ -454,7 +472,10 @@ void prefetch_inputs(const Task& t) {
   }
   const float* k = s.k + t.kv_head * s.k_stride_h;
   const float* v = s.v + t.kv_head * s.v_stride_h;
-  for (int64_t j = 0; j < (s.k_len < BK ? s.k_len : BK); ++j) {
+  // The earliest query of the task (query 0 when its rows run into a second head).
+  const int64_t i0 = t.row0 / s.q_len == (t.row0 + t.rows - 1) / s.q_len ? t.row0 % s.q_len : 0;
+  const int64_t j0 = first_key(s, i0), j_end = s.k_len - j0 < BK ? s.k_len : j0 + BK;
+  for (int64_t j = j0; j < j_end; ++j) {
     for (int64_t d = 0; d < D; d += kLine) {
       V::prefetch_l2(k + j * s.k_stride_t + d);
       V::prefetch_l2(v + j * s.v_stride_t + d);

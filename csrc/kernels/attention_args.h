@@ -27,6 +27,10 @@ struct AttentionArgs {
   // Query i may see key j only when j <= i + (Tk - Tq): the last query aligns with the last
   // key, which is what a decoder step over a KV cache needs.
   bool causal = false;
+  // With causal, an optional sliding window (Mistral): query i sees only the sliding_window
+  // keys ending at its last visible one, i + (Tk - Tq) - sliding_window < j <= i + (Tk - Tq).
+  // 0 = every earlier key.
+  int64_t sliding_window = 0;
 
   // Optional packed (padding-free) sequences. With q_offsets ([B + 1], non-decreasing, from 0),
   // sequence b's queries are positions [q_offsets[b], q_offsets[b + 1]) of the t axis of q and

@@ -226,7 +226,7 @@ void TransformerLayer::self_attention(const ops::ConstView& x, const ops::ConstV
   float* context = workspace(kContext, B * T * H * D);  // [B, T, H, D]: out's input as it is
   ops::attention(q, k, v, in.key_padding_mask, in.causal, nullptr,
                  1.0f / std::sqrt(static_cast<float>(D)), as_heads(context, B, T, H, D, H * D),
-                 in.offsets, in.offsets);
+                 in.offsets, in.offsets, shape_.sliding_window);
   self_.out.forward(dense<const float>(context, {B, T, H * D}), Activation::none, &residual, out);
 }
 

@@ -55,6 +55,7 @@ struct LayerShape {
   bool pre_norm = false;                 // x + f(norm(x)); else norm(x + f(x))
   std::optional<float> rotary_base;      // rotary positions on self-attention's q and k
   Activation activation = Activation::none;  // of up, or of the gate when there is one
+  int64_t sliding_window = 0;            // of causal self-attention (ops::attention); 0 = none
 };
 
 struct SelfAttentionWeights {

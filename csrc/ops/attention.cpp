@@ -32,7 +32,7 @@ void attention(const ConstView& q, const ConstView& k, const ConstView& v,
                const TensorView<const uint8_t>* key_padding_mask, bool causal,
                const ConstView* bias, float scale, const MutView& out,
                const TensorView<const int64_t>* q_offsets,
-               const TensorView<const int64_t>* k_offsets) {
+               const TensorView<const int64_t>* k_offsets, int64_t sliding_window) {
   expect_rank("q", q, 4);
   expect_rank("k", k, 4);
   expect_rank("v", v, 4);
@@ -73,6 +73,11 @@ void attention(const ConstView& q, const ConstView& k, const ConstView& v,
   a.k_offsets = k_offsets ? k_offsets->data : nullptr;
   a.scale = scale;
   a.causal = causal;
+  if (sliding_window < 0 || (sliding_window > 0 && !causal))
+    throw std::invalid_argument("sliding_window: expected 0 (none) or a positive key count with "
+                                "causal attention, got " + std::to_string(sliding_window) +
+                                (causal ? "" : " without causal"));
+  a.sliding_window = sliding_window;
   if (key_padding_mask) {
     if (k_offsets)
       throw std::invalid_argument("key_padding_mask: packed keys (k_offsets) have no padding");

@@ -65,8 +65,10 @@ class CpuBackend:
 
     @staticmethod
     def attention(q, k, v, key_padding_mask, causal: bool, scale: float, out,
-                  q_offsets: Optional[np.ndarray], k_offsets: Optional[np.ndarray]) -> None:
-        _core.attention(q, k, v, key_padding_mask, causal, None, scale, out, q_offsets, k_offsets)
+                  q_offsets: Optional[np.ndarray], k_offsets: Optional[np.ndarray],
+                  sliding_window: int = 0) -> None:
+        _core.attention(q, k, v, key_padding_mask, causal, None, scale, out, q_offsets, k_offsets,
+                        sliding_window)
 
     @staticmethod
     def kv_cache(layers: int, rows: int, kv_heads: int, max_length: int, head_dim: int):

@@ -177,11 +177,11 @@ class CudaBackend:
         return out
 
     def attention(self, q, k, v, key_padding_mask, causal: bool, scale: float, out,
-                  q_offsets, k_offsets) -> None:
+                  q_offsets, k_offsets, sliding_window: int = 0) -> None:
         self.cuda.attention(out, q, k, v, self._upload_shared(key_padding_mask, np.uint8),
                             bool(causal), None, float(scale),
                             self._upload_shared(q_offsets, np.int64),
-                            self._upload_shared(k_offsets, np.int64))
+                            self._upload_shared(k_offsets, np.int64), int(sliding_window))
 
     def kv_cache(self, layers: int, rows: int, kv_heads: int, max_length: int, head_dim: int):
         return CudaKVCache(self, layers, rows, kv_heads, max_length, head_dim)

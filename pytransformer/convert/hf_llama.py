@@ -2,14 +2,14 @@
 (LlamaModel, LlamaForCausalLM), "mistral" and "qwen2". All three are pre-RMSNorm decoders with
 rotary positions (rotate-half layout), grouped-query attention and a SwiGLU feed-forward; they
 differ in biases (LLaMA and Mistral none by default; Qwen2 biases on the q, k and v projections
-but not on the output one) and in sliding-window attention, which we do not run: a checkpoint
-that uses it (Mistral 7B v0.1, Qwen2 with use_sliding_window) is refused rather than computed
-differently past the window. Mistral v0.2 and later and every released Qwen2 / Qwen2.5 use
-full attention."""
+but not on the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a
+window of 4096 positions in every layer, Qwen2 with use_sliding_window in the layers its
+layer_types (or max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5
+use full attention."""
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -33,17 +33,29 @@ def _rope_theta(raw: dict) -> float:
     return float(params.get("rope_theta", raw.get("rope_theta", 10000.0)))
 
 
-def _sliding_window(raw: dict, model_type: str, layers: int):
-    """The sliding window some layer of this checkpoint attends through, or None."""
+def _sliding_window(raw: dict, model_type: str,
+                    layers: int) -> Tuple[Optional[int], Optional[List[int]]]:
+    """The sliding window of this checkpoint and the layers that use it (None: every layer),
+    as transformers reads them; (None, None) for full attention."""
     window = raw.get("sliding_window", 4096)  # both configs' default when the field is absent
-    if model_type == "qwen2":  # Qwen2Config: only with use_sliding_window, from max_window_layers on
-        if not raw.get("use_sliding_window", False):
-            return None
-        kinds = raw.get("layer_types") or [
-            "sliding_attention" if i >= raw.get("max_window_layers", 28) else "full_attention"
-            for i in range(layers)]
-        return window if "sliding_attention" in kinds else None
-    return window if model_type == "mistral" else None  # Mistral: every layer, unless null
+    if window is None or model_type not in ("mistral", "qwen2"):
+        return None, None
+    window = hf_int(raw, "sliding_window", 4096)
+    if model_type == "mistral":  # every layer (MistralModel ignores layer_types)
+        return window, None
+    # Qwen2Config: only with use_sliding_window, in the layers layer_types names (by default
+    # those from max_window_layers on).
+    if not raw.get("use_sliding_window", False):
+        return None, None
+    kinds = raw.get("layer_types") or [
+        "sliding_attention" if i >= hf_int(raw, "max_window_layers", 28, 0) else "full_attention"
+        for i in range(layers)]
+    if not isinstance(kinds, list) or len(kinds) != layers or not set(kinds) <= {
+            "sliding_attention", "full_attention"}:
+        raise ValueError(f"config.json: layer_types: expected {layers} of 'sliding_attention' "
+                         f"or 'full_attention', got {kinds!r}")
+    sliding = [i for i, kind in enumerate(kinds) if kind == "sliding_attention"]
+    return (window, sliding) if sliding else (None, None)
 
 
 def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
@@ -59,11 +71,7 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
     if head_dim * H != E:
         raise ValueError(f"config.json: head_dim={head_dim} with {H} heads != hidden_size={E} "
                          "is not supported")
-    window = _sliding_window(raw, model_type, size["num_hidden_layers"])
-    if window is not None:
-        raise ValueError(f"config.json: sliding-window attention (sliding_window={window}) is "
-                         "not supported; supported: full attention (sliding_window null, or "
-                         "use_sliding_window false for qwen2)")
+    window, window_layers = _sliding_window(raw, model_type, size["num_hidden_layers"])
     mlp_bias = bool(raw.get("mlp_bias", False))
     # Our config has one switch for the attention projections' biases; a checkpoint with biases
     # on q, k and v only (Qwen2) gets a zero bias on the output projection, which adds nothing.
@@ -74,7 +82,8 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         positions="rotary", max_positions=size["max_position_embeddings"],
         rope_base=_rope_theta(raw), final_norm=True, attention_bias=qkv_bias,
         ffn_bias=mlp_bias, tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
-        pad_token_id=raw.get("pad_token_id"),
+        pad_token_id=raw.get("pad_token_id"), sliding_window=window,
+        sliding_window_layers=window_layers,
     )
     src = Source(tensors, "model." if "model.embed_tokens.weight" in tensors else "")
     D = head_dim

@@ -22,9 +22,11 @@ from .layers import Attention, FeedForward, Linear, Norm, release_pages, whole_l
 
 
 class DecoderLayer:
-    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool, backend=CPU):
+    def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool, backend=CPU,
+                 sliding_window: int = 0):
         self.pre_norm = config.norm_position == "pre"
-        self.self_attn = Attention(config, tensors, name + ".self_attn", backend=backend)
+        self.self_attn = Attention(config, tensors, name + ".self_attn", backend=backend,
+                                   sliding_window=sliding_window)
         self.self_attn_norm = Norm(config, tensors, name + ".self_attn_norm", backend)
         self.cross_attn = Attention(config, tensors, name + ".cross_attn", cross=True,
                                     backend=backend) if cross else None
@@ -63,12 +65,13 @@ class DecoderStack:
     def __init__(self, config: ModelConfig, tensors: Tensors, cross: bool, backend=CPU):
         self.config = config
         self.backend = backend
-        num_layers = config.num_decoder_layers or config.num_layers if cross else config.num_layers
+        num_layers = config.decoder_layers
         prefix, fallback = ("decoder_embed", "embed") if cross else ("embed", None)
         self.embeddings = Embeddings(config, tensors, prefix, fallback, backend)
         self.layers = []
         for i in range(num_layers):
-            self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross, backend))
+            self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross, backend,
+                                            config.sliding_window_of(i)))
             release_pages(tensors)
         self.final_norm = Norm(config, tensors, "decoder.final_norm", backend) if config.final_norm else None
         self.lm_head = Linear(tensors if "lm_head.weight" in tensors else self._tied_head(tensors),

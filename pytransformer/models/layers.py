@@ -91,8 +91,9 @@ class Attention:
     the context as [B, T, H, D], so no head transpose is ever copied."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool = False,
-                 backend=CPU):
+                 backend=CPU, sliding_window: int = 0):
         self.backend = backend
+        self.sliding_window = sliding_window  # causal self-attention only; 0 = none
         self.heads = config.num_heads
         self.kv_heads = config.kv_heads
         self.head_dim = config.head_dim
@@ -146,7 +147,8 @@ class Attention:
         context = self.backend.empty((B, T, H, D))
         q_offsets = None if self.cross else offsets
         self.backend.attention(q, k, v, key_padding_mask, causal, self.scale,
-                               context.transpose(0, 2, 1, 3), q_offsets, offsets)
+                               context.transpose(0, 2, 1, 3), q_offsets, offsets,
+                               self.sliding_window)
         return self.out(context.reshape(B, T, E), residual)
 
 
@@ -187,6 +189,7 @@ def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn:
                      cross_norm=cross_norm.parts())
     return build(heads=self_attn.heads, kv_heads=self_attn.kv_heads, head_dim=self_attn.head_dim,
                  pre_norm=config.norm_position == "pre", rotary_base=self_attn.rotary_base,
+                 sliding_window=self_attn.sliding_window,
                  activation=_ACTIVATIONS[config.activation], qkv=self_attn.qkv.packed,
                  out=self_attn.out.packed, self_norm=self_norm.parts(), up=ffn.up.packed,
                  gate=ffn.gate.packed if ffn.gated else None, down=ffn.down.packed,

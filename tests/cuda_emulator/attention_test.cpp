@@ -1,5 +1,5 @@
 // Attention on the emulated GPU against a plain softmax in double: padding, causal (Tq < Tk,
-// Tq > Tk), additive bias (full and broadcast, rows entirely -inf), grouped-query heads, strided
+// Tq > Tk), sliding windows, additive bias (full and broadcast, rows entirely -inf), grouped-query heads, strided
 // and transposed views, a KV cache longer than the keys, packed sequences, no keys at all, head
 // dims from 1 to 256, and the front's argument errors.
 #include <algorithm>
@@ -14,6 +14,7 @@ namespace {
 struct AttnCase {
   int B, H, Hkv, Tq, Tk, D;
   bool causal, mask, bias, bias_bcast, strided;
+  int window = 0;  // sliding window (with causal); 0 = none
 };
 void attn_ref(const AttnCase& c, const std::vector<float>& q, const std::vector<float>& k,
               const std::vector<float>& v, const std::vector<uint8_t>& mask,
@@ -28,7 +29,8 @@ void attn_ref(const AttnCase& c, const std::vector<float>& q, const std::vector<
         double m = -INFINITY;
         std::vector<bool> vis(c.Tk);
         for (int j = 0; j < c.Tk; ++j) {
-          vis[j] = !(c.mask && mask[b * c.Tk + j]) && !(c.causal && j > i + (c.Tk - c.Tq));
+          vis[j] = !(c.mask && mask[b * c.Tk + j]) && !(c.causal && j > i + (c.Tk - c.Tq)) &&
+                   !(c.window && j <= i + (c.Tk - c.Tq) - c.window);
           if (!vis[j]) continue;
           double d = 0;
           for (int e = 0; e < c.D; ++e)
@@ -105,11 +107,12 @@ void test_attention(const AttnCase& c) {
   auto mv = V(mask.data(), {c.B, c.Tk}, {}, DType::uint8);
   auto bv = V(bias_src.data(), {c.B, c.H, c.Tq, c.Tk}, {bst[0], bst[1], bst[2], bst[3]});
   attention(ov, qv, kv, vv, c.mask ? &mv : nullptr, c.causal, c.bias ? &bv : nullptr, scale,
-            nullptr, nullptr);
+            nullptr, nullptr, c.window);
   char name[200];
   snprintf(name, sizeof name,
-           "attention B%d H%d Hkv%d Tq%d Tk%d D%d causal%d mask%d bias%d bc%d strided%d", c.B, c.H,
-           c.Hkv, c.Tq, c.Tk, c.D, c.causal, c.mask, c.bias, c.bias_bcast, c.strided);
+           "attention B%d H%d Hkv%d Tq%d Tk%d D%d causal%d mask%d bias%d bc%d strided%d window%d",
+           c.B, c.H, c.Hkv, c.Tq, c.Tk, c.D, c.causal, c.mask, c.bias, c.bias_bcast, c.strided,
+           c.window);
   expect_close(name, got.data(), want.data(), want.size(), 2e-5f);
 }
 
@@ -230,6 +233,14 @@ void test_attention_errors() {
   } catch (const std::invalid_argument& e) {
     printf("ok: %s\n", e.what());
   }
+  try {
+    attention(V(big.data(), {1, 1, 1, 4}), V(big.data(), {1, 1, 1, 4}), V(big.data(), {1, 1, 1, 4}),
+              V(big.data(), {1, 1, 1, 4}), nullptr, false, nullptr, 1, nullptr, nullptr, 3);
+    ++failures;
+    printf("FAIL sliding window without causal accepted\n");
+  } catch (const std::invalid_argument& e) {
+    printf("ok: %s\n", e.what());
+  }
 }
 
 }  // namespace
@@ -247,6 +258,10 @@ void run_attention_tests() {
       {1, 1, 1, 12, 12, 130, true, false, false, false, false},
       {2, 6, 2, 4, 31, 7, false, true, false, false, false},
       {1, 2, 2, 3, 0, 8, false, false, false, false, false},  // no keys: zeros
+      // Sliding windows: narrower than a key tile (32), across several, a decode step, padding.
+      {2, 4, 2, 40, 40, 16, true, false, false, false, false, 5},
+      {1, 2, 2, 9, 100, 64, true, true, false, false, true, 40},
+      {2, 8, 2, 1, 90, 32, true, true, true, false, false, 7},
   };
   for (const auto& c : cases) test_attention(c);
   test_attention_packed({3, 0, 5, 1}, {4, 2, 5, 7}, 2, 1, 16, true, true, true);
