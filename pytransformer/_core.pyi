@@ -74,7 +74,7 @@ class Norm:
 class TransformerLayer:
     def __init__(self, *, heads: int, kv_heads: int, head_dim: int, pre_norm: bool,
                  rotary_base: Optional[float] = None, sliding_window: int = 0,
-                 activation: Activation = ...,
+                 attention_scale: Optional[float] = None, activation: Activation = ...,
                  qkv: PackedLinear | PackedLinearInt8, out: PackedLinear | PackedLinearInt8,
                  self_norm: Norm, up: PackedLinear | PackedLinearInt8,
                  gate: Optional[PackedLinear | PackedLinearInt8] = None,
@@ -85,7 +85,7 @@ class TransformerLayer:
     def forward(self, h: np.ndarray, *, offsets: Optional[np.ndarray] = None,
                 positions: Optional[np.ndarray] = None,
                 key_padding_mask: Optional[np.ndarray] = None, causal: bool = False,
-                cache: Optional[KVCache] = None, cache_layer: int = 0, cache_start: int = 0,
+                attention_bias: Optional[np.ndarray] = None, cache: Optional[KVCache] = None, cache_layer: int = 0, cache_start: int = 0,
                 memory_k: Optional[np.ndarray] = None, memory_v: Optional[np.ndarray] = None,
                 memory_offsets: Optional[np.ndarray] = None) -> np.ndarray: ...
     @property

@@ -16,19 +16,24 @@ from typing import Any, Dict, List, Optional
 KINDS = ("encoder", "decoder", "encoder-decoder")
 NORMS = ("layer_norm", "rms_norm")
 NORM_POSITIONS = ("post", "pre")
-ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu")
-POSITIONS = ("learned", "sinusoidal", "rotary", "none")
+ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "geglu_tanh")
+# The gated feed-forwards, act(x W_gate) * (x W_up), and the activation of their gate.
+GATED_ACTIVATIONS = {"swiglu": "silu", "geglu": "gelu", "geglu_tanh": "gelu_tanh"}
+# "relative": no position embeddings; each attention adds T5's bucketed relative position bias.
+POSITIONS = ("learned", "sinusoidal", "rotary", "relative", "none")
 # The int fields and their least value (None: any int); those defaulting to None may be None.
 INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "vocab_size": 1,
               "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
-              "type_vocab_size": 0, "pad_token_id": None, "sliding_window": 1}
+              "type_vocab_size": 0, "pad_token_id": None, "sliding_window": 1,
+              "attention_head_dim": 1, "relative_buckets": 4, "relative_max_distance": 1}
 
 
 def check_int(value, name: str, minimum: Optional[int] = 1) -> int:
     """``value``, an int (not a bool) >= minimum (0, 1 or None for any), else a ValueError
     naming it: configs are data read from files (converters name config.json's fields)."""
     if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-        expected = {None: "an int", 0: "a non-negative int", 1: "a positive int"}[minimum]
+        expected = {None: "an int", 0: "a non-negative int", 1: "a positive int"}.get(
+            minimum, f"an int >= {minimum}")
         raise ValueError(f"{name}: expected {expected}, got {value!r}")
     return value
 
@@ -42,6 +47,10 @@ class ModelConfig:
     ffn_dim: int
     vocab_size: int
     num_kv_heads: Optional[int] = None  # grouped-query attention; None = num_heads
+    # Width of each attention head; None = d_model / num_heads (T5 and Gemma may differ).
+    attention_head_dim: Optional[int] = None
+    # The attention scores' scale; None = 1 / sqrt(head_dim) (T5: 1, folded into its weights).
+    attention_scale: Optional[float] = None
     num_decoder_layers: Optional[int] = None  # encoder-decoder only; None = num_layers
     norm: str = "layer_norm"
     norm_position: str = "post"
@@ -50,6 +59,10 @@ class ModelConfig:
     positions: str = "learned"
     max_positions: int = 512
     rope_base: float = 10000.0
+    # positions "relative" (T5): buckets of the relative position bias and the distance from
+    # which they all share the last one.
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
     embedding_scale: float = 1.0  # sqrt(d_model) in the 2017 paper and Marian
     type_vocab_size: int = 0  # token type (segment) embeddings, BERT: 2
     embedding_norm: bool = False  # a norm right after the embeddings (BERT)
@@ -73,7 +86,12 @@ class ModelConfig:
 
     @property
     def head_dim(self) -> int:
-        return self.d_model // self.num_heads
+        return self.attention_head_dim or self.d_model // self.num_heads
+
+    @property
+    def score_scale(self) -> float:
+        """What attention multiplies q k^T by."""
+        return 1.0 / math.sqrt(self.head_dim) if self.attention_scale is None else float(self.attention_scale)
 
     @property
     def kv_heads(self) -> int:
@@ -90,22 +108,28 @@ class ModelConfig:
             value = getattr(self, field.name)
             if field.name in INT_FIELDS and not (value is None and field.default is None):
                 check_int(value, f"config.{field.name}", INT_FIELDS[field.name])
-        for field in ("norm_eps", "rope_base", "embedding_scale"):
+        for field in ("norm_eps", "rope_base", "embedding_scale", "attention_scale"):
             value = getattr(self, field)
+            if value is None and field == "attention_scale":
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"config.{field}: expected a finite number, got {value!r}")
         if self.norm_eps < 0:
             raise ValueError(f"config.norm_eps: expected a non-negative number, got {self.norm_eps!r}")
         if self.rope_base <= 0:
             raise ValueError(f"config.rope_base: expected a positive number, got {self.rope_base!r}")
-        if self.d_model % self.num_heads:
+        if self.attention_head_dim is None and self.d_model % self.num_heads:
             raise ValueError(f"config: num_heads={self.num_heads} does not divide "
-                             f"d_model={self.d_model}")
+                             f"d_model={self.d_model} (give attention_head_dim)")
         if self.num_heads % self.kv_heads:
             raise ValueError(f"config: num_kv_heads={self.kv_heads} does not divide "
                              f"num_heads={self.num_heads}")
         if self.positions == "rotary" and self.head_dim % 2:
             raise ValueError(f"config: rotary positions need an even head_dim, got {self.head_dim}")
+        if self.relative_max_distance <= self.relative_buckets // 2:
+            raise ValueError(f"config.relative_max_distance: expected more than half of "
+                             f"relative_buckets={self.relative_buckets} (the exact buckets), got "
+                             f"{self.relative_max_distance}")
         if self.sliding_window is not None and self.kind == "encoder":
             raise ValueError("config.sliding_window: an encoder attends both ways; only decoder "
                              "self-attention has a sliding window")

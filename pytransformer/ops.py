@@ -181,6 +181,14 @@ def _scale(scale, head_dim: int) -> float:
     return 1.0 / math.sqrt(head_dim) if scale is None else _checks.real(scale, "scale")
 
 
+def _longest(offsets, length: int) -> int:
+    """The longest sequence of packed offsets (the t axis' length when not packed)."""
+    if offsets is None:
+        return length
+    offsets = np.asarray(offsets)
+    return int(np.diff(offsets).max()) if offsets.size > 1 else 0
+
+
 def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool = False,
                                  attn_bias=None, scale: Optional[float] = None,
                                  q_offsets=None, k_offsets=None,
@@ -198,7 +206,9 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
     Padding-free batches: with ``q_offsets`` (integers [B + 1], from 0, non-decreasing), q is
     [1, H, Nq, D] holding the B sequences' queries back to back, sequence b at positions
     [q_offsets[b], q_offsets[b + 1]); ``k_offsets`` likewise packs k and v [1, Hkv, Nk, D].
-    Work is then proportional to the real tokens; causal alignment is per sequence.
+    Work is then proportional to the real tokens; causal alignment is per sequence. attn_bias
+    then broadcasts to [B, H, longest Tq, longest Tk] and each sequence reads the first
+    positions of its slice (as a relative position bias, the same for every sequence, needs).
     """
     q = _checks.floats(q, "q")
     k = _checks.floats(k, "k")
@@ -208,18 +218,22 @@ def scaled_dot_product_attention(q, k, v, *, key_padding_mask=None, causal: bool
     _checks.rank(v, "v", 4, "[B, Hkv, Tk, D]")
     if key_padding_mask is not None:
         key_padding_mask = _checks.mask(key_padding_mask, "key_padding_mask")
+    if q_offsets is not None:
+        q_offsets = _checks.integers(q_offsets, "q_offsets")
+    if k_offsets is not None:
+        k_offsets = _checks.integers(k_offsets, "k_offsets")
     if attn_bias is not None:
         attn_bias = _checks.floats(attn_bias, "attn_bias")
-        target = (q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+        target = (q.shape[0], q.shape[1], _longest(q_offsets, q.shape[2]),
+                  _longest(k_offsets, k.shape[2]))
+        if q_offsets is not None or k_offsets is not None:
+            offsets = q_offsets if q_offsets is not None else k_offsets
+            target = (max(len(offsets) - 1, 0),) + target[1:]
         try:
             attn_bias = np.broadcast_to(attn_bias, target)  # a stride-0 view, not a copy
         except ValueError:
             raise ValueError(f"attn_bias: shape {attn_bias.shape} does not broadcast to "
                              f"[B, H, Tq, Tk] = {target}") from None
-    if q_offsets is not None:
-        q_offsets = _checks.integers(q_offsets, "q_offsets")
-    if k_offsets is not None:
-        k_offsets = _checks.integers(k_offsets, "k_offsets")
     window = 0 if sliding_window is None else _checks.positive_int(sliding_window, "sliding_window")
     return _core.attention(q, k, v, key_padding_mask, bool(causal), attn_bias,
                            _scale(scale, q.shape[-1]), None, q_offsets, k_offsets, window)

@@ -6,8 +6,9 @@ Our format is a folder with ``config.json`` (a :class:`ModelConfig`, ``"format":
     embed.tokens [V, E]    embed.positions [P, E]    embed.token_types [TV, E]    embed.norm.*
     encoder.{i}.attn.qkv.*     [(H + 2 Hkv) D, E]: query, key, value rows stacked
     encoder.{i}.attn.out.*     encoder.{i}.attn_norm.*
-    encoder.{i}.ffn.up.*       encoder.{i}.ffn.down.*    (encoder.{i}.ffn.gate.* for swiglu)
+    encoder.{i}.ffn.up.*       encoder.{i}.ffn.down.*    (encoder.{i}.ffn.gate.* when gated)
     encoder.{i}.ffn_norm.*     encoder.final_norm.*
+    encoder.relative_bias, decoder.relative_bias [buckets, H]  (positions "relative": T5)
     decoder_embed.*            (encoder-decoders whose decoder embeddings differ; default embed.*)
     decoder.{i}.self_attn.qkv.*    decoder.{i}.self_attn.out.*    decoder.{i}.self_attn_norm.*
     decoder.{i}.cross_attn.q.*     decoder.{i}.cross_attn.kv.* [2 Hkv D, E]  (key rows, then value)
@@ -32,7 +33,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from . import quantize, safetensors
-from .config import ModelConfig
+from .config import GATED_ACTIVATIONS, ModelConfig
 from .convert._common import CheckpointError
 
 Tensors = Dict[str, np.ndarray]
@@ -139,7 +140,7 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
     def ffn(name):
         linear(name + ".up", F, E, config.ffn_bias)
         linear(name + ".down", E, F, config.ffn_bias)
-        if config.activation == "swiglu":
+        if config.activation in GATED_ACTIVATIONS:
             linear(name + ".gate", F, E, config.ffn_bias)
 
     shapes["embed.tokens"] = (V, E)
@@ -149,11 +150,14 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
         shapes["embed.token_types"] = (config.type_vocab_size, E)
     if config.embedding_norm:
         norm("embed.norm")
+    relative = config.positions == "relative"
     if config.kind != "decoder":
+        if relative:
+            shapes["encoder.relative_bias"] = (config.relative_buckets, H)
         for i in range(config.num_layers):
             layer = f"encoder.{i}."
             linear(layer + "attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
-            linear(layer + "attn.out", E, E, config.attention_bias)
+            linear(layer + "attn.out", E, H * D, config.attention_bias)
             norm(layer + "attn_norm")
             ffn(layer + "ffn")
             norm(layer + "ffn_norm")
@@ -161,16 +165,17 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
             norm("encoder.final_norm")
     if config.kind != "encoder":
         cross = config.kind == "encoder-decoder"
-        layers = (config.num_decoder_layers or config.num_layers) if cross else config.num_layers
-        for i in range(layers):
+        if relative:
+            shapes["decoder.relative_bias"] = (config.relative_buckets, H)
+        for i in range(config.decoder_layers):
             layer = f"decoder.{i}."
             linear(layer + "self_attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
-            linear(layer + "self_attn.out", E, E, config.attention_bias)
+            linear(layer + "self_attn.out", E, H * D, config.attention_bias)
             norm(layer + "self_attn_norm")
             if cross:
-                linear(layer + "cross_attn.q", E, E, config.attention_bias)
+                linear(layer + "cross_attn.q", H * D, E, config.attention_bias)
                 linear(layer + "cross_attn.kv", 2 * Hkv * D, E, config.attention_bias)
-                linear(layer + "cross_attn.out", E, E, config.attention_bias)
+                linear(layer + "cross_attn.out", E, H * D, config.attention_bias)
                 norm(layer + "cross_attn_norm")
             ffn(layer + "ffn")
             norm(layer + "ffn_norm")

@@ -41,6 +41,13 @@ def checkpoints(root) -> dict:
             vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
             sliding_window=5, bos_token_id=0, eos_token_id=0)),
+        # T5 v1.1 / Flan-T5: relative position bias, unscaled scores, gated GELU, heads that
+        # do not divide d_model.
+        "t5": transformers.T5ForConditionalGeneration(transformers.T5Config(
+            vocab_size=100, d_model=32, d_kv=16, num_heads=3, d_ff=48, num_layers=2,
+            feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+            relative_attention_num_buckets=8, relative_attention_max_distance=20,
+            pad_token_id=1, eos_token_id=2, decoder_start_token_id=0)),
         "marian": transformers.MarianMTModel(transformers.MarianConfig(**seq2seq)),
         "bart": transformers.BartForConditionalGeneration(transformers.BartConfig(**seq2seq)),
     }
@@ -114,4 +121,4 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
-          "mistral": check_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}
+          "mistral": check_decoder, "t5": check_encoder_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}

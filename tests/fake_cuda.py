@@ -57,9 +57,10 @@ def _attention(out, q, k, v, key_padding_mask, causal, bias, scale, q_offsets, k
                sliding_window=0):
     q, k, v, o = _array(q), _array(k), _array(v), _array(out)
     mask = None if key_padding_mask is None else _array(key_padding_mask).astype(bool)
+    bias = None if bias is None else _array(bias)
     if q_offsets is None and k_offsets is None:
         o[...] = reference.scaled_dot_product_attention(q, k, v, key_padding_mask=mask,
-                                                        causal=causal, scale=scale,
+                                                        causal=causal, attn_bias=bias, scale=scale,
                                                         sliding_window=sliding_window)
         return
     qo = None if q_offsets is None else _array(q_offsets)
@@ -69,9 +70,12 @@ def _attention(out, q, k, v, key_padding_mask, causal, bias, scale, q_offsets, k
         ks = slice(ko[b], ko[b + 1]) if ko is not None else slice(None)
         qb, ob = (0, 0) if qo is not None else (b, b)
         kb = 0 if ko is not None else b
+        # A packed sequence's bias: the top-left corner of its slice (see ops/attention.h).
+        nq, nk = q[qb, :, qs].shape[1], k[kb, :, ks].shape[1]
         o[ob, :, qs] = reference.scaled_dot_product_attention(
             q[qb:qb + 1, :, qs], k[kb:kb + 1, :, ks], v[kb:kb + 1, :, ks], causal=causal,
-            scale=scale, sliding_window=sliding_window)[0]
+            attn_bias=None if bias is None else bias[b:b + 1, :, :nq, :nk], scale=scale,
+            sliding_window=sliding_window)[0]
 
 
 def _rms_norm(out, x, weight, eps, residual):

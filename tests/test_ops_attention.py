@@ -368,6 +368,32 @@ def test_sdpa_packed_sequences_match_padded_ones(rng, lengths, causal, H, Hkv, D
                                    rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_packed_sequences_with_a_bias(rng, causal):
+    """A bias [B, H, longest, longest] with packed sequences: sequence b reads the top-left
+    corner of its slice (a relative position bias, the same for all, is passed once with
+    batch stride 0)."""
+    lengths = [5, 0, 70, 1]
+    B, T = len(lengths), max(lengths)
+    q, k, v = qkv(rng, B, 4, 2, T, T, 16)
+    packed = [_pack(t, lengths) for t in (q, k, v)]
+    offsets = packed[0][1]
+    for bias in (randn(rng, B, 4, T, T), randn(rng, 1, 4, T, T)):
+        out = ops.scaled_dot_product_attention(packed[0][0], packed[1][0], packed[2][0],
+                                               causal=causal, attn_bias=bias, q_offsets=offsets,
+                                               k_offsets=offsets)
+        for b, n in enumerate(lengths):
+            expected = reference.scaled_dot_product_attention(
+                q[b:b + 1, :, :n], k[b:b + 1, :, :n], v[b:b + 1, :, :n], causal=causal,
+                attn_bias=bias[min(b, len(bias) - 1)][None, :, :n, :n])
+            np.testing.assert_allclose(out[:, :, offsets[b]:offsets[b + 1]], expected, rtol=0,
+                                       atol=ATOL)
+    with pytest.raises(ValueError, match="attn_bias: shape"):
+        ops.scaled_dot_product_attention(packed[0][0], packed[1][0], packed[2][0],
+                                         attn_bias=randn(rng, B, 4, T + 1, T), q_offsets=offsets,
+                                         k_offsets=offsets)
+
+
 def test_sdpa_dense_queries_over_packed_keys(rng):
     """Cross-attention of (padded) decoder queries over a packed encoder output."""
     lengths = [7, 1, 12]

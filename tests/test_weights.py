@@ -10,6 +10,7 @@ import pytest
 import pytransformer
 from pytransformer import safetensors as st
 from pytransformer.config import ModelConfig
+from pytransformer.weights import expected_shapes
 
 
 def _tensors(rng):
@@ -206,6 +207,11 @@ def test_hf_checkpoint_errors(tmp_path, rng):
     ({"embedding_scale": float("inf")}, "config.embedding_scale: expected a finite number"),
     ({"rope_base": 0}, "config.rope_base: expected a positive number, got 0"),
     ({"sliding_window": 4}, "config.sliding_window: an encoder attends both ways"),
+    ({"attention_scale": float("nan")}, "config.attention_scale: expected a finite number, got nan"),
+    ({"attention_head_dim": 0}, "config.attention_head_dim: expected a positive int, got 0"),
+    ({"relative_buckets": 3}, "config.relative_buckets: expected an int >= 4, got 3"),
+    ({"relative_buckets": 32, "relative_max_distance": 16},
+     "config.relative_max_distance: expected more than half of relative_buckets=32"),
     ({"kind": "decoder", "sliding_window": 0}, "config.sliding_window: expected a positive int, got 0"),
     ({"kind": "decoder", "sliding_window_layers": [0]},
      "config.sliding_window_layers: given without sliding_window"),
@@ -219,6 +225,14 @@ def test_hf_checkpoint_errors(tmp_path, rng):
 def test_config_validation(changes, match):
     with pytest.raises(ValueError, match=match):
         _encoder_config(**changes)
+
+
+def test_config_heads_need_not_divide_d_model_with_attention_head_dim():
+    config = _encoder_config(num_heads=3, attention_head_dim=4)
+    assert config.head_dim == 4 and config.score_scale == 0.5
+    shapes = expected_shapes(config)
+    assert shapes["encoder.0.attn.qkv.weight"] == (36, 16)
+    assert shapes["encoder.0.attn.out.weight"] == (16, 12)
 
 
 def test_config_from_dict_rejects_unknown_and_missing_fields():

@@ -1,5 +1,6 @@
 // TransformerLayer: a whole layer in one call (see csrc/model/transformer_layer.h), built from
 // the PackedLinear / PackedLinearInt8 objects the model layer has packed, and Norm weights.
+#include <cmath>
 #include <memory>
 #include <optional>
 
@@ -40,7 +41,7 @@ model::Norm norm_of(const py::object& norm, const char* name) {
 py::array_t<float> forward(const py::handle& self, const py::array& h,
                            const py::object& offsets, const py::object& positions,
                            const py::object& key_padding_mask, bool causal,
-                           const py::object& cache, int64_t cache_layer, int64_t cache_start,
+                           const py::object& attention_bias, const py::object& cache, int64_t cache_layer, int64_t cache_start,
                            const py::object& memory_k, const py::object& memory_v,
                            const py::object& memory_offsets) {
   const auto& layer = constructed<model::TransformerLayer>(self, "self");
@@ -48,6 +49,7 @@ py::array_t<float> forward(const py::handle& self, const py::array& h,
   const auto offsets_v = optional_view<int64_t>(offsets, "offsets");
   const auto positions_v = optional_view<int64_t>(positions, "positions");
   const auto mask_v = optional_view<uint8_t>(key_padding_mask, "key_padding_mask");
+  const auto bias_v = optional_view<float>(attention_bias, "attention_bias");
   const auto memory_k_v = optional_view<float>(memory_k, "memory_k");
   const auto memory_v_v = optional_view<float>(memory_v, "memory_v");
   const auto memory_offsets_v = optional_view<int64_t>(memory_offsets, "memory_offsets");
@@ -56,6 +58,7 @@ py::array_t<float> forward(const py::handle& self, const py::array& h,
   in.positions = ptr(positions_v);
   in.key_padding_mask = ptr(mask_v);
   in.causal = causal;
+  in.attention_bias = ptr(bias_v);
   if (!cache.is_none()) in.cache = &constructed<model::KVCache>(cache, "cache");
   in.cache_layer = cache_layer;
   in.cache_start = cache_start;
@@ -93,7 +96,7 @@ void register_layer(py::module_& m) {
   py::class_<model::TransformerLayer>(m, "TransformerLayer")
       .def(py::init([](int64_t heads, int64_t kv_heads, int64_t head_dim, bool pre_norm,
                        std::optional<float> rotary_base, int64_t sliding_window,
-                       Activation activation,
+                       std::optional<float> attention_scale, Activation activation,
                        const py::object& qkv, const py::object& out, const py::object& self_norm,
                        const py::object& up, const py::object& gate, const py::object& down,
                        const py::object& ffn_norm, const py::object& cross_q,
@@ -105,6 +108,9 @@ void register_layer(py::module_& m) {
              if (sliding_window < 0)
                throw py::value_error("sliding_window: expected 0 (none) or a positive key count");
              shape.sliding_window = sliding_window;
+             if (attention_scale && !std::isfinite(*attention_scale))
+               throw py::value_error("attention_scale: expected a finite number or None");
+             shape.attention_scale = attention_scale;
              shape.activation = activation;
              model::SelfAttentionWeights self{linear_of(qkv, "qkv"), linear_of(out, "out"),
                                               norm_of(self_norm, "self_norm")};
@@ -124,13 +130,15 @@ void register_layer(py::module_& m) {
            }),
            py::kw_only(), py::arg("heads"), py::arg("kv_heads"), py::arg("head_dim"),
            py::arg("pre_norm"), py::arg("rotary_base") = py::none(), py::arg("sliding_window") = 0,
+           py::arg("attention_scale") = py::none(),
            py::arg("activation") = Activation::none, py::arg("qkv"), py::arg("out"),
            py::arg("self_norm"), py::arg("up"), py::arg("gate") = py::none(), py::arg("down"),
            py::arg("ffn_norm"), py::arg("cross_q") = py::none(),
            py::arg("cross_out") = py::none(), py::arg("cross_norm") = py::none())
       .def("forward", &forward, py::arg("h"), py::kw_only(), py::arg("offsets") = py::none(),
            py::arg("positions") = py::none(), py::arg("key_padding_mask") = py::none(),
-           py::arg("causal") = false, py::arg("cache") = py::none(), py::arg("cache_layer") = 0,
+           py::arg("causal") = false, py::arg("attention_bias") = py::none(),
+           py::arg("cache") = py::none(), py::arg("cache_layer") = 0,
            py::arg("cache_start") = 0, py::arg("memory_k") = py::none(),
            py::arg("memory_v") = py::none(), py::arg("memory_offsets") = py::none())
       .def_property_readonly("d_model", property_of(&model::TransformerLayer::d_model))

@@ -320,9 +320,7 @@ void attention(const DeviceView& out, const DeviceView& q, const DeviceView& k,
     a.key_padding_mask = static_cast<const uint8_t*>(key_padding_mask->ptr);
     a.key_padding_stride_b = key_padding_mask->stride(0);
   }
-  if (bias) {
-    if (q_offsets || k_offsets)
-      throw std::invalid_argument("bias: not supported with packed sequences");
+  if (bias) {  // packed: Tq, Tk are the longest sequence's, each reads its top-left corner
     expect_dtype("bias", *bias, DType::float32);
     expect_shape("bias", *bias, {B, H, Tq, Tk});
     a.bias = static_cast<const float*>(bias->ptr);

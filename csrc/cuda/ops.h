@@ -50,8 +50,8 @@ void rotary(const DeviceView& out, const DeviceView& x, const DeviceView& positi
 // --- attention.cu ---
 // The CPU op's semantics exactly (csrc/ops/attention.h): q [B, H, Tq, D], k, v [B, Hkv, Tk, D],
 // out [B, H, Tq, D], last strides 1; optional key padding mask [B, Tk] uint8, additive bias
-// broadcast to [B, H, Tq, Tk], packed sequences through q_offsets / k_offsets [B + 1], a
-// sliding window with causal.
+// broadcast to [B, H, Tq, Tk], packed sequences through q_offsets / k_offsets [B + 1] (a bias
+// then for the longest ones), a sliding window with causal.
 void attention(const DeviceView& out, const DeviceView& q, const DeviceView& k,
                const DeviceView& v, const DeviceView* key_padding_mask, bool causal,
                const DeviceView* bias, float scale, const DeviceView* q_offsets,

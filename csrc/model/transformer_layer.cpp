@@ -224,10 +224,15 @@ void TransformerLayer::self_attention(const ops::ConstView& x, const ops::ConstV
     v = {cache.data(in.cache_layer, true), shape, strides};
   }
   float* context = workspace(kContext, B * T * H * D);  // [B, T, H, D]: out's input as it is
-  ops::attention(q, k, v, in.key_padding_mask, in.causal, nullptr,
-                 1.0f / std::sqrt(static_cast<float>(D)), as_heads(context, B, T, H, D, H * D),
-                 in.offsets, in.offsets, shape_.sliding_window);
+  ops::attention(q, k, v, in.key_padding_mask, in.causal, in.attention_bias, score_scale(),
+                 as_heads(context, B, T, H, D, H * D), in.offsets, in.offsets,
+                 shape_.sliding_window);
   self_.out.forward(dense<const float>(context, {B, T, H * D}), Activation::none, &residual, out);
+}
+
+float TransformerLayer::score_scale() const {
+  return shape_.attention_scale ? *shape_.attention_scale
+                                : 1.0f / std::sqrt(static_cast<float>(shape_.head_dim));
 }
 
 void TransformerLayer::cross_attention(const ops::ConstView& x, const ops::ConstView& residual,
@@ -238,8 +243,8 @@ void TransformerLayer::cross_attention(const ops::ConstView& x, const ops::Const
   cross_->q.forward(x, Activation::none, nullptr, dense(q, {B, T, H * D}));
   float* context = workspace(kContext, B * T * H * D);
   ops::attention(as_heads<const float>(q, B, T, H, D, H * D), *in.memory_k, *in.memory_v,
-                 nullptr, false, nullptr, 1.0f / std::sqrt(static_cast<float>(D)),
-                 as_heads(context, B, T, H, D, H * D), in.offsets, in.memory_offsets);
+                 nullptr, false, nullptr, score_scale(), as_heads(context, B, T, H, D, H * D),
+                 in.offsets, in.memory_offsets);
   cross_->out.forward(dense<const float>(context, {B, T, H * D}), Activation::none, &residual,
                       out);
 }

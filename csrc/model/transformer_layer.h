@@ -56,6 +56,7 @@ struct LayerShape {
   std::optional<float> rotary_base;      // rotary positions on self-attention's q and k
   Activation activation = Activation::none;  // of up, or of the gate when there is one
   int64_t sliding_window = 0;            // of causal self-attention (ops::attention); 0 = none
+  std::optional<float> attention_scale;  // of both attentions' scores; none: 1 / sqrt(head_dim)
 };
 
 struct SelfAttentionWeights {
@@ -87,6 +88,9 @@ struct LayerInputs {
   // [B, keys] (keys = cache_start + T with a cache), nonzero = ignore the key.
   const ops::TensorView<const uint8_t>* key_padding_mask = nullptr;
   bool causal = false;
+  // Self-attention's additive bias [B, H, T, keys] (T5's relative positions), any strides;
+  // packed: for the longest sequence, see ops::attention.
+  const ops::ConstView* attention_bias = nullptr;
   // Decoding: this call's keys and values go to `cache` at positions [cache_start,
   // cache_start + T) of `cache_layer`, and attention reads positions [0, cache_start + T).
   KVCache* cache = nullptr;
@@ -111,6 +115,8 @@ class TransformerLayer {
   bool has_cross_attention() const { return cross_.has_value(); }
 
  private:
+  float score_scale() const;  // what attention multiplies q k^T by
+
   // The three blocks, each out = f(x) + residual (the residual add fused into its last GEMM).
   void self_attention(const ops::ConstView& x, const ops::ConstView& residual,
                       const LayerInputs& in, const ops::MutView& out) const;

@@ -86,9 +86,7 @@ void attention(const ConstView& q, const ConstView& k, const ConstView& v,
     a.key_padding_mask = key_padding_mask->data;
     a.key_padding_stride_b = key_padding_mask->stride(0);
   }
-  if (bias) {
-    if (q_offsets || k_offsets)
-      throw std::invalid_argument("attn_bias: not supported with packed sequences");
+  if (bias) {  // packed: Tq, Tk are the longest sequence's, each reads its top-left corner
     expect_shape("attn_bias", *bias, {B, H, Tq, Tk});
     expect_disjoint("out", out, "attn_bias", *bias);
     a.bias = bias->data;

@@ -13,7 +13,9 @@ namespace pt::ops {
 // A query that sees no key gets zeros.
 // Packed (padding-free) sequences: with q_offsets [B + 1], q and out are [1, H, Nq, D] holding
 // every sequence's queries back to back, sequence b at [q_offsets[b], q_offsets[b + 1]); with
-// k_offsets [B + 1], k and v are [1, Hkv, Nk, D] likewise. B then comes from the offsets.
+// k_offsets [B + 1], k and v are [1, Hkv, Nk, D] likewise. B then comes from the offsets; a
+// bias is then [B, H, Tq, Tk] for the longest sequences, and sequence b reads the first q and
+// k positions of its slice (the relative position bias of T5 is the same for every sequence).
 void attention(const ConstView& q, const ConstView& k, const ConstView& v,
                const TensorView<const uint8_t>* key_padding_mask, bool causal,
                const ConstView* bias, float scale, const MutView& out,

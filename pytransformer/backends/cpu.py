@@ -66,8 +66,11 @@ class CpuBackend:
     @staticmethod
     def attention(q, k, v, key_padding_mask, causal: bool, scale: float, out,
                   q_offsets: Optional[np.ndarray], k_offsets: Optional[np.ndarray],
-                  sliding_window: int = 0) -> None:
-        _core.attention(q, k, v, key_padding_mask, causal, None, scale, out, q_offsets, k_offsets,
+                  sliding_window: int = 0, bias: Optional[np.ndarray] = None) -> None:
+        if bias is not None:  # [1, H, Tq, Tk], seen by every sequence
+            batch = q.shape[0] if q_offsets is None else len(q_offsets) - 1
+            bias = np.broadcast_to(bias, (batch,) + bias.shape[1:])
+        _core.attention(q, k, v, key_padding_mask, causal, bias, scale, out, q_offsets, k_offsets,
                         sliding_window)
 
     @staticmethod

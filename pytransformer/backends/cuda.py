@@ -177,9 +177,14 @@ class CudaBackend:
         return out
 
     def attention(self, q, k, v, key_padding_mask, causal: bool, scale: float, out,
-                  q_offsets, k_offsets, sliding_window: int = 0) -> None:
+                  q_offsets, k_offsets, sliding_window: int = 0, bias=None) -> None:
+        if bias is not None:  # [1, H, Tq, Tk], one upload per forward, seen by every sequence
+            bias = self._upload_shared(bias, np.float32)
+            batch = q.shape[0] if q_offsets is None else len(q_offsets) - 1
+            bias = DeviceArray(bias.buffer, (batch,) + bias.shape[1:], bias.dtype, bias.offset,
+                               (0,) + bias.strides[1:])
         self.cuda.attention(out, q, k, v, self._upload_shared(key_padding_mask, np.uint8),
-                            bool(causal), None, float(scale),
+                            bool(causal), bias, float(scale),
                             self._upload_shared(q_offsets, np.int64),
                             self._upload_shared(k_offsets, np.int64), int(sliding_window))
 

@@ -4,7 +4,7 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian
+from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian, hf_t5
 
 HF_CONVERTERS = {
     "bart": hf_bart.convert,
@@ -16,7 +16,9 @@ HF_CONVERTERS = {
     "marian": hf_marian.convert,
     "mbart": hf_bart.convert_mbart,
     "mistral": hf_llama.convert_mistral,
+    "mt5": hf_t5.convert_mt5,
     "qwen2": hf_llama.convert_qwen2,
     "roberta": hf_bert.convert_roberta,
+    "t5": hf_t5.convert,
     "xlm-roberta": hf_bert.convert_roberta,
 }

@@ -18,7 +18,8 @@ from ..weights import Tensors
 from .embeddings import Embeddings
 from .encoder import EncoderStack, PackedBatch, key_padding_mask, token_ids
 from .cache import DecoderCache
-from .layers import Attention, FeedForward, Linear, Norm, release_pages, whole_layer
+from .layers import (Attention, FeedForward, Linear, Norm, relative_bias, release_pages,
+                     shared_bias, whole_layer)
 
 
 class DecoderLayer:
@@ -37,17 +38,19 @@ class DecoderLayer:
                                  self.ffn_norm, self.cross_attn, self.cross_attn_norm, backend)
 
     def __call__(self, h, self_mask, positions, memory_kv=None, memory_offsets=None, cache=None,
-                 layer: int = 0) -> np.ndarray:
+                 layer: int = 0, bias=None) -> np.ndarray:
+        """bias: self-attention's [1, H, T, keys] (relative positions)."""
         if self.whole is not None:
             memory_k, memory_v = memory_kv if memory_kv is not None else (None, None)
             return self.whole.forward(
                 h, positions=positions, key_padding_mask=self_mask, causal=True,
+                attention_bias=shared_bias(bias, h.shape[0]),
                 cache=None if cache is None else cache.store, cache_layer=layer,
                 cache_start=0 if cache is None else cache.length, memory_k=memory_k,
                 memory_v=memory_v, memory_offsets=memory_offsets)
         sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
             x, r, key_padding_mask=self_mask, causal=True, positions=positions, cache=cache,
-            layer=layer))]
+            layer=layer, bias=bias))]
         if self.cross_attn is not None:
             sub_layers.append((self.cross_attn_norm, lambda x, r: self.cross_attn(
                 x, r, memory_kv=memory_kv, offsets=memory_offsets)))
@@ -68,6 +71,7 @@ class DecoderStack:
         num_layers = config.decoder_layers
         prefix, fallback = ("decoder_embed", "embed") if cross else ("embed", None)
         self.embeddings = Embeddings(config, tensors, prefix, fallback, backend)
+        self.relative_bias = relative_bias(config, tensors, "decoder.relative_bias", bidirectional=False)
         self.layers = []
         for i in range(num_layers):
             self.layers.append(DecoderLayer(config, tensors, f"decoder.{i}", cross, backend,
@@ -108,9 +112,14 @@ class DecoderStack:
                  cache=None, last_only: bool = False) -> np.ndarray:
         """Logits (NumPy) of ids [B, T]; with last_only, of the last position only ([B, 1, V])."""
         h = self.embeddings(ids, position_ids)
+        bias = None
+        if self.relative_bias is not None:  # by cache position, as transformers' T5
+            start = 0 if cache is None else cache.length
+            end = start + ids.shape[1]
+            bias = self.relative_bias(np.arange(start, end), np.arange(end))
         for i, layer in enumerate(self.layers):
             h = layer(h, self_mask, position_ids, memory_kv[i] if memory_kv else None,
-                      memory_offsets, cache, i)
+                      memory_offsets, cache, i, bias)
         if cache is not None:
             cache.length += ids.shape[1]
         if last_only:

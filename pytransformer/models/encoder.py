@@ -12,7 +12,8 @@ from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .layers import Attention, FeedForward, Norm, release_pages, whole_layer
+from .layers import (Attention, FeedForward, Norm, relative_bias, release_pages, shared_bias,
+                     whole_layer)
 
 
 class EncoderLayer:
@@ -25,15 +26,19 @@ class EncoderLayer:
         self.whole = whole_layer(config, self.attention, self.attn_norm, self.ffn, self.ffn_norm,
                                  backend=backend)
 
-    def __call__(self, h: np.ndarray, offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """h: [1, N, E], the tokens of every sequence back to back (offsets [B + 1])."""
+    def __call__(self, h: np.ndarray, offsets: np.ndarray, positions: np.ndarray,
+                 bias: Optional[np.ndarray] = None) -> np.ndarray:
+        """h: [1, N, E], the tokens of every sequence back to back (offsets [B + 1]); bias: the
+        attention's [1, H, longest, longest] (relative positions)."""
         if self.whole is not None:
-            return self.whole.forward(h, offsets=offsets, positions=positions)
+            return self.whole.forward(h, offsets=offsets, positions=positions,
+                                      attention_bias=shared_bias(bias, len(offsets) - 1))
+        attend = lambda x, r: self.attention(x, r, offsets=offsets, positions=positions, bias=bias)
         if self.pre_norm:  # h + Attn(LN(h)), then + FFN(LN(.))
-            h = self.attention(self.attn_norm(h), h, offsets=offsets, positions=positions)
+            h = attend(self.attn_norm(h), h)
             return self.ffn(self.ffn_norm(h), h)
         # post-LN: LN(h + Attn(h)), then LN(. + FFN(.))
-        h = self.attn_norm(self.attention(h, h, offsets=offsets, positions=positions))
+        h = self.attn_norm(attend(h, h))
         return self.ffn_norm(self.ffn(h, h))
 
 
@@ -83,6 +88,7 @@ class EncoderStack:
         self.config = config
         self.backend = backend
         self.embeddings = Embeddings(config, tensors, "embed", backend=backend)
+        self.relative_bias = relative_bias(config, tensors, "encoder.relative_bias", bidirectional=True)
         self.layers = []
         for i in range(config.num_layers):
             self.layers.append(EncoderLayer(config, tensors, f"encoder.{i}", backend))
@@ -99,8 +105,12 @@ class EncoderStack:
                              f"{limit} positions")
         types = None if token_type_ids is None else batch.pack(token_type_ids)
         h = self.embeddings(batch.pack(ids), positions, types)
+        bias = None
+        if self.relative_bias is not None:
+            longest = np.arange(int(np.diff(batch.offsets).max()) if ids.shape[0] else 0)
+            bias = self.relative_bias(longest, longest)
         for layer in self.layers:
-            h = layer(h, batch.offsets, positions)
+            h = layer(h, batch.offsets, positions, bias)
         return self.final_norm(h) if self.final_norm is not None else h
 
 

@@ -9,23 +9,17 @@ D = head_dim.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 
 from .. import _core
 from ..backends import CPU
-from ..config import ModelConfig
+from ..config import GATED_ACTIVATIONS, ModelConfig
 from ..weights import Tensors
 
-_ACTIVATIONS = {
-    "relu": _core.Activation.relu,
-    "gelu": _core.Activation.gelu,
-    "gelu_tanh": _core.Activation.gelu_tanh,
-    "silu": _core.Activation.silu,
-    "swiglu": _core.Activation.silu,  # the gate's activation
-}
+_ACTIVATIONS = {name: getattr(_core.Activation, name) for name in ("relu", "gelu", "gelu_tanh", "silu")}
+_ACTIVATIONS.update({name: _ACTIVATIONS[gate] for name, gate in GATED_ACTIVATIONS.items()})
 
 
 def _optional(tensors: Tensors, name: str) -> Optional[np.ndarray]:
@@ -97,7 +91,7 @@ class Attention:
         self.heads = config.num_heads
         self.kv_heads = config.kv_heads
         self.head_dim = config.head_dim
-        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.scale = config.score_scale
         self.rotary_base = float(config.rope_base) if config.positions == "rotary" and not cross else None
         self.cross = cross
         if cross:
@@ -117,10 +111,12 @@ class Attention:
 
     def __call__(self, x: np.ndarray, residual: np.ndarray, *, key_padding_mask=None,
                  causal: bool = False, positions: Optional[np.ndarray] = None,
-                 memory_kv=None, offsets=None, cache=None, layer: int = 0) -> np.ndarray:
+                 memory_kv=None, offsets=None, cache=None, layer: int = 0,
+                 bias=None) -> np.ndarray:
         """x: [B, T, E]. Self-attention with a ``cache`` (DecoderCache) writes this call's keys
         and values at positions [cache.length, cache.length + T) of layer ``layer`` and attends
-        over all of them (key_padding_mask then covers [B, cache.length + T]).
+        over all of them (key_padding_mask then covers [B, cache.length + T]). bias: an
+        additive bias [B, H, T, keys] of the scores (T5's relative positions).
 
         Packed (padding-free) sequences: for self-attention, x is [1, N, E] holding every
         sequence's tokens back to back and ``offsets`` [B + 1] says where each starts; for
@@ -148,8 +144,8 @@ class Attention:
         q_offsets = None if self.cross else offsets
         self.backend.attention(q, k, v, key_padding_mask, causal, self.scale,
                                context.transpose(0, 2, 1, 3), q_offsets, offsets,
-                               self.sliding_window)
-        return self.out(context.reshape(B, T, E), residual)
+                               self.sliding_window, bias)
+        return self.out(context.reshape(B, T, H * D), residual)
 
 
 class FeedForward:
@@ -158,20 +154,36 @@ class FeedForward:
 
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str, backend=CPU):
         self.backend = backend
-        self.gated = config.activation == "swiglu"
+        self.gated = config.activation in GATED_ACTIVATIONS
+        self.activation = _ACTIVATIONS[config.activation]  # of up, or of the gate when gated
         if self.gated:
             self.gate = Linear(tensors, name + ".gate", backend=backend)
             self.up = Linear(tensors, name + ".up", backend=backend)
         else:
-            self.up = Linear(tensors, name + ".up", _ACTIVATIONS[config.activation], backend)
+            self.up = Linear(tensors, name + ".up", self.activation, backend)
         self.down = Linear(tensors, name + ".down", backend=backend)
 
     def __call__(self, x: np.ndarray, residual: np.ndarray) -> np.ndarray:
         if self.gated:
-            hidden = self.backend.gated_activation(self.gate(x), self.up(x), _core.Activation.silu)
+            hidden = self.backend.gated_activation(self.gate(x), self.up(x), self.activation)
         else:
             hidden = self.up(x)
         return self.down(hidden, residual)
+
+
+def shared_bias(bias: Optional[np.ndarray], batch: int) -> Optional[np.ndarray]:
+    """A bias [1, H, Tq, Tk] seen by each of ``batch`` sequences as the [batch, H, Tq, Tk] view
+    (no copy) a whole-layer call takes."""
+    return None if bias is None else np.broadcast_to(bias, (batch,) + bias.shape[1:])
+
+
+def relative_bias(config: ModelConfig, tensors: Tensors, name: str, bidirectional: bool):
+    """The RelativePositionBias of a stack whose positions are "relative" (T5), else None."""
+    if config.positions != "relative":
+        return None
+    from .relative_positions import RelativePositionBias
+
+    return RelativePositionBias(tensors[name], bidirectional, config.relative_max_distance)
 
 
 def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn: FeedForward,
@@ -189,8 +201,8 @@ def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn:
                      cross_norm=cross_norm.parts())
     return build(heads=self_attn.heads, kv_heads=self_attn.kv_heads, head_dim=self_attn.head_dim,
                  pre_norm=config.norm_position == "pre", rotary_base=self_attn.rotary_base,
-                 sliding_window=self_attn.sliding_window,
-                 activation=_ACTIVATIONS[config.activation], qkv=self_attn.qkv.packed,
+                 sliding_window=self_attn.sliding_window, attention_scale=self_attn.scale,
+                 activation=ffn.activation, qkv=self_attn.qkv.packed,
                  out=self_attn.out.packed, self_norm=self_norm.parts(), up=ffn.up.packed,
                  gate=ffn.gate.packed if ffn.gated else None, down=ffn.down.packed,
                  ffn_norm=ffn_norm.parts(), **cross)
