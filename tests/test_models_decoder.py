@@ -111,19 +111,31 @@ def _llama_family(kind, **extra):
                  num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=64,
                  bos_token_id=0, eos_token_id=0)
     config_class, model_class = {
+        "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
         "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
-        "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM)}[kind]
-    return model_class(config_class(**sizes, **extra))
+        "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
+        "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM)}[kind]
+    sizes.update(extra)
+    return model_class(config_class(**sizes))
 
 
 @pytest.mark.parametrize("kind,extra", [
     ("mistral", dict(sliding_window=None)),
     ("qwen2", dict(tie_word_embeddings=True)),
     ("qwen2", dict(tie_word_embeddings=False, rope_theta=1e6)),
+    # Gemma 7B's shape in small: 8 heads of 16 in a width of 64 would divide; 4 of 24 do not.
+    ("gemma", dict(num_attention_heads=4, num_key_value_heads=4, head_dim=24)),
+    ("gemma", dict(head_dim=8, hidden_act="gelu")),  # the legacy name of the tanh GELU
+    ("llama", dict(head_dim=12)),  # heads of 12 in a width of 64 (8 x 12 = 96)
 ])
-def test_mistral_and_qwen2_logits_match_transformers(kind, extra, tmp_path, rng):
+def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)
     hf = _llama_family(kind, **extra)
+    if kind == "gemma":  # random-init norm weights are zeros (a gain of 1): make them count
+        with torch.no_grad():
+            for name, p in hf.named_parameters():
+                if "norm" in name:
+                    p.normal_(0, 0.3)
     if kind == "qwen2":  # random-init biases are zeros: make the q, k, v ones count
         with torch.no_grad():
             for layer in hf.model.layers:

@@ -11,6 +11,7 @@ HF_CONVERTERS = {
     "bert": hf_bert.convert,
     "camembert": hf_bert.convert_roberta,
     "distilbert": hf_bert.convert_distilbert,
+    "gemma": hf_llama.convert_gemma,
     "gpt2": hf_gpt2.convert,
     "llama": hf_llama.convert,
     "marian": hf_marian.convert,

@@ -1,25 +1,32 @@
 """Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
-(LlamaModel, LlamaForCausalLM), "mistral" and "qwen2". All three are pre-RMSNorm decoders with
-rotary positions (rotate-half layout), grouped-query attention and a SwiGLU feed-forward; they
-differ in biases (LLaMA and Mistral none by default; Qwen2 biases on the q, k and v projections
-but not on the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a
-window of 4096 positions in every layer, Qwen2 with use_sliding_window in the layers its
-layer_types (or max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5
-use full attention."""
+(LlamaModel, LlamaForCausalLM), "mistral", "qwen2" and "gemma". All are pre-RMSNorm decoders with
+rotary positions (rotate-half layout), grouped-query attention and a gated feed-forward (SwiGLU;
+Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by sqrt(hidden_size)); heads
+of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072). They differ in biases
+(LLaMA, Mistral and Gemma none by default; Qwen2 biases on the q, k and v projections but not on
+the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window of
+4096 positions in every layer, Qwen2 with use_sliding_window in the layers its layer_types (or
+max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5 use full
+attention."""
 
 from __future__ import annotations
 
+import math
 from typing import List, Optional, Tuple
 
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_int
+from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int
 
-# LlamaConfig's defaults, used for a field missing from config.json (as transformers does).
+# LlamaConfig's and GemmaConfig's defaults, used for a field missing from config.json (as
+# transformers does).
 LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
                   "num_hidden_layers": 32, "num_attention_heads": 32,
                   "max_position_embeddings": 2048}
+GEMMA_DEFAULTS = {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+                  "num_hidden_layers": 28, "num_attention_heads": 16, "head_dim": 256,
+                  "max_position_embeddings": 8192}
 
 
 def _rope_theta(raw: dict) -> float:
@@ -58,38 +65,56 @@ def _sliding_window(raw: dict, model_type: str,
     return (window, sliding) if sliding else (None, None)
 
 
+def _activation(raw: dict, model_type: str) -> str:
+    """The gated feed-forward of hidden_act: act(x W_gate) * (x W_up)."""
+    act = raw.get("hidden_act", "gelu_pytorch_tanh" if model_type == "gemma" else "silu")
+    if model_type == "gemma" and act == "gelu":  # GemmaConfig reads the legacy "gelu" as tanh
+        act = "gelu_pytorch_tanh"
+    gated = {"silu": "swiglu", "gelu": "geglu", "gelu_tanh": "geglu_tanh"}.get(HF_ACTIVATIONS.get(act))
+    if gated is None:
+        raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: silu, "
+                         "gelu, gelu_pytorch_tanh (and the other tanh GELUs)")
+    return gated
+
+
 def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
              out_bias: bool) -> Tuple[ModelConfig, Tensors]:
     """out_bias counts only with qkv_bias (no family has an output bias alone)."""
-    act = raw.get("hidden_act", "silu")
-    if act != "silu":
-        raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: silu")
-    size = {key: hf_int(raw, key, default) for key, default in LLAMA_DEFAULTS.items()}
+    gemma = model_type == "gemma"
+    if gemma and raw.get("use_bidirectional_attention"):
+        raise ValueError("config.json: use_bidirectional_attention is not supported; supported: "
+                         "causal attention")
+    defaults = GEMMA_DEFAULTS if gemma else LLAMA_DEFAULTS
+    size = {key: hf_int(raw, key, default) for key, default in defaults.items()}
     E, H, F = size["hidden_size"], size["num_attention_heads"], size["intermediate_size"]
     Hkv = hf_int(raw, "num_key_value_heads", H)
-    head_dim = hf_int(raw, "head_dim", E // H)
-    if head_dim * H != E:
-        raise ValueError(f"config.json: head_dim={head_dim} with {H} heads != hidden_size={E} "
-                         "is not supported")
+    head_dim = hf_int(raw, "head_dim", size.get("head_dim", E // H))
     window, window_layers = _sliding_window(raw, model_type, size["num_hidden_layers"])
     mlp_bias = bool(raw.get("mlp_bias", False))
     # Our config has one switch for the attention projections' biases; a checkpoint with biases
     # on q, k and v only (Qwen2) gets a zero bias on the output projection, which adds nothing.
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
-        num_kv_heads=Hkv, ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm",
-        norm_position="pre", norm_eps=raw.get("rms_norm_eps", 1e-6), activation="swiglu",
+        num_kv_heads=Hkv, attention_head_dim=head_dim if head_dim * H != E else None,
+        ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm", norm_position="pre",
+        norm_eps=raw.get("rms_norm_eps", 1e-6), activation=_activation(raw, model_type),
         positions="rotary", max_positions=size["max_position_embeddings"],
-        rope_base=_rope_theta(raw), final_norm=True, attention_bias=qkv_bias,
-        ffn_bias=mlp_bias, tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        rope_base=_rope_theta(raw), embedding_scale=math.sqrt(E) if gemma else 1.0,
+        final_norm=True, attention_bias=qkv_bias, ffn_bias=mlp_bias,
+        tie_word_embeddings=bool(raw.get("tie_word_embeddings", gemma)),
         pad_token_id=raw.get("pad_token_id"), sliding_window=window,
         sliding_window_layers=window_layers,
     )
     src = Source(tensors, "model." if "model.embed_tokens.weight" in tensors else "")
     D = head_dim
+
+    def norm(name: str) -> np.ndarray:  # Gemma's RMSNorm scales by 1 + weight
+        weight = src.get(name, (E,))
+        return weight + np.float32(1.0) if gemma else weight
+
     out = {
         "embed.tokens": src.get("embed_tokens.weight", (config.vocab_size, E)),
-        "decoder.final_norm.weight": src.get("norm.weight", (E,)),
+        "decoder.final_norm.weight": norm("norm.weight"),
     }
     if not config.tie_word_embeddings:
         out["lm_head.weight"] = Source(tensors).get("lm_head.weight", (config.vocab_size, E))
@@ -99,7 +124,7 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         qkv_shapes = (("q_proj", H * D), ("k_proj", Hkv * D), ("v_proj", Hkv * D))
         out[ours + "self_attn.qkv.weight"] = np.concatenate(
             [src.get(attn + name + ".weight", (rows, E)) for name, rows in qkv_shapes])
-        out[ours + "self_attn.out.weight"] = src.get(attn + "o_proj.weight", (E, E))
+        out[ours + "self_attn.out.weight"] = src.get(attn + "o_proj.weight", (E, H * D))
         if qkv_bias:
             out[ours + "self_attn.qkv.bias"] = np.concatenate(
                 [src.get(attn + name + ".bias", (rows,)) for name, rows in qkv_shapes])
@@ -109,8 +134,8 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
             out[ours + f"ffn.{name}.weight"] = src.get(layer + f"mlp.{name}_proj.weight", shape)
             if mlp_bias:
                 out[ours + f"ffn.{name}.bias"] = src.get(layer + f"mlp.{name}_proj.bias", (shape[0],))
-        out[ours + "self_attn_norm.weight"] = src.get(layer + "input_layernorm.weight", (E,))
-        out[ours + "ffn_norm.weight"] = src.get(layer + "post_attention_layernorm.weight", (E,))
+        out[ours + "self_attn_norm.weight"] = norm(layer + "input_layernorm.weight")
+        out[ours + "ffn_norm.weight"] = norm(layer + "post_attention_layernorm.weight")
     return config, out
 
 
@@ -123,6 +148,14 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 def convert_mistral(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     """model_type "mistral": LLaMA without biases, with a sliding window unless it is null."""
     return _convert(raw, tensors, "mistral", qkv_bias=False, out_bias=False)
+
+
+def convert_gemma(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "gemma": a gated tanh-GELU feed-forward, RMSNorm scaling by 1 + weight (added
+    here), token embeddings times sqrt(hidden_size), heads of head_dim (256) that need not
+    divide hidden_size, a tied head."""
+    bias = bool(raw.get("attention_bias", False))
+    return _convert(raw, tensors, "gemma", qkv_bias=bias, out_bias=bias)
 
 
 def convert_qwen2(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
