@@ -19,8 +19,7 @@ NORM_POSITIONS = ("post", "pre")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "geglu_tanh")
 # The gated feed-forwards, act(x W_gate) * (x W_up), and the activation of their gate.
 GATED_ACTIVATIONS = {"swiglu": "silu", "geglu": "gelu", "geglu_tanh": "gelu_tanh"}
-# "relative": no position embeddings; each attention adds T5's bucketed relative position bias.
-POSITIONS = ("learned", "sinusoidal", "rotary", "relative", "none")
+POSITIONS = ("learned", "sinusoidal", "rotary", "none")
 # The int fields and their least value (None: any int); those defaulting to None may be None.
 INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "vocab_size": 1,
               "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
@@ -59,8 +58,10 @@ class ModelConfig:
     positions: str = "learned"
     max_positions: int = 512
     rope_base: float = 10000.0
-    # positions "relative" (T5): buckets of the relative position bias and the distance from
-    # which they all share the last one.
+    # Every self-attention adds a learned bias per head, by the bucket of the distance between
+    # key and query (T5, with positions "none"; MPNet, on top of learned positions): how many
+    # buckets, and the distance from which they all share the last one.
+    relative_position_bias: bool = False
     relative_buckets: int = 32
     relative_max_distance: int = 128
     embedding_scale: float = 1.0  # sqrt(d_model) in the 2017 paper and Marian

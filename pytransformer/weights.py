@@ -8,7 +8,7 @@ Our format is a folder with ``config.json`` (a :class:`ModelConfig`, ``"format":
     encoder.{i}.attn.out.*     encoder.{i}.attn_norm.*
     encoder.{i}.ffn.up.*       encoder.{i}.ffn.down.*    (encoder.{i}.ffn.gate.* when gated)
     encoder.{i}.ffn_norm.*     encoder.final_norm.*
-    encoder.relative_bias, decoder.relative_bias [buckets, H]  (positions "relative": T5)
+    encoder.relative_bias, decoder.relative_bias [buckets, H]  (relative_position_bias: T5, MPNet)
     decoder_embed.*            (encoder-decoders whose decoder embeddings differ; default embed.*)
     decoder.{i}.self_attn.qkv.*    decoder.{i}.self_attn.out.*    decoder.{i}.self_attn_norm.*
     decoder.{i}.cross_attn.q.*     decoder.{i}.cross_attn.kv.* [2 Hkv D, E]  (key rows, then value)
@@ -150,7 +150,7 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
         shapes["embed.token_types"] = (config.type_vocab_size, E)
     if config.embedding_norm:
         norm("embed.norm")
-    relative = config.positions == "relative"
+    relative = config.relative_position_bias
     if config.kind != "decoder":
         if relative:
             shapes["encoder.relative_bias"] = (config.relative_buckets, H)

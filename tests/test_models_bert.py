@@ -1,6 +1,6 @@
 """BERT-family encoders from Hugging Face checkpoints vs transformers (BertModel, RobertaModel,
-XLMRobertaModel, DistilBertModel: random weights built from a config, saved locally) and the
-real all-MiniLM-L6-v2, on every ISA."""
+XLMRobertaModel, DistilBertModel, MPNetModel: random weights built from a config, saved
+locally) and the real all-MiniLM-L6-v2, on every ISA."""
 
 import os
 
@@ -133,6 +133,32 @@ def test_distilbert_hidden_states_match_transformers(options, tmp_path, isa, rng
     hf.save_pretrained(tmp_path)
     model = pytransformer.load(tmp_path)
     ids, mask = _padded_batch(rng, 3, 17, 99)
+    ours = model.encode(ids, attention_mask=mask)
+    with torch.no_grad():
+        ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()
+    real = mask.astype(bool)
+    np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
+
+
+def test_mpnet_hidden_states_match_transformers(tmp_path, isa, rng):
+    """MPNet (all-mpnet-base-v2's architecture): RoBERTa's positions plus a relative position
+    bias in every attention; sequences of up to 70 tokens reach its logarithmic buckets."""
+    torch.manual_seed(3)
+    config = transformers.MPNetConfig(vocab_size=99, hidden_size=48, num_hidden_layers=2,
+                                      num_attention_heads=4, intermediate_size=80,
+                                      max_position_embeddings=80)
+    hf = transformers.MPNetModel(config, add_pooling_layer=False).eval()
+    with torch.no_grad():  # make the bias (its init is small) and the LayerNorms count
+        hf.encoder.relative_attention_bias.weight.normal_(0.0, 1.0)
+        for name, param in hf.named_parameters():
+            if "LayerNorm" in name:
+                param.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    hf.save_pretrained(tmp_path)
+    model = pytransformer.load(tmp_path)
+    assert model.config.relative_position_bias and model.config.positions_skip_padding
+    ids, mask = _padded_batch(rng, 4, 70, 99)
+    ids[ids == 1] = 2  # 1 is the padding id: only padding may hold it
+    ids[mask == 0] = 1
     ours = model.encode(ids, attention_mask=mask)
     with torch.no_grad():
         ref = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).last_hidden_state.numpy()

@@ -72,7 +72,7 @@ def test_t5_logits_match_transformers(kind, tmp_path, rng, isa):
     hf = _randomized(transformers.T5ForConditionalGeneration(_config(**T5_KINDS[kind])))
     hf.save_pretrained(tmp_path)
     model = pytransformer.load(tmp_path)
-    assert model.config.positions == "relative" and model.config.attention_scale == 1.0
+    assert model.config.relative_position_bias and model.config.attention_scale == 1.0
     ids, mask = _batch(rng)
     target = rng.integers(2, VOCAB, (3, 25))
     with torch.no_grad():

@@ -17,6 +17,7 @@ HF_CONVERTERS = {
     "marian": hf_marian.convert,
     "mbart": hf_bart.convert_mbart,
     "mistral": hf_llama.convert_mistral,
+    "mpnet": hf_bert.convert_mpnet,
     "mt5": hf_t5.convert_mt5,
     "qwen2": hf_llama.convert_qwen2,
     "roberta": hf_bert.convert_roberta,

@@ -1,8 +1,9 @@
 """Hugging Face BERT-family encoders -> our config and canonical tensors: model_type "bert"
 (BertModel, BertFor*, MiniLM, sentence-transformers checkpoints) and the RoBERTa layout,
 "roberta", "xlm-roberta" and "camembert" (the same layers; positions counted over the real
-tokens only, starting after the padding id, and one token type), and "distilbert" (BERT's
-post-LN layer under other names, no token types)."""
+tokens only, starting after the padding id, and one token type), "distilbert" (BERT's
+post-LN layer under other names, no token types) and "mpnet" (the RoBERTa layout without token
+types, plus T5's relative position bias in every attention: all-mpnet-base-v2)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ BERT_LAYER = {"q": "attention.self.query", "k": "attention.self.key",
               "v": "attention.self.value", "attn.out": "attention.output.dense",
               "attn_norm": "attention.output.LayerNorm", "ffn.up": "intermediate.dense",
               "ffn.down": "output.dense", "ffn_norm": "output.LayerNorm"}
+MPNET_LAYER = {"q": "attention.attn.q", "k": "attention.attn.k", "v": "attention.attn.v",
+               "attn.out": "attention.attn.o", "attn_norm": "attention.LayerNorm",
+               "ffn.up": "intermediate.dense", "ffn.down": "output.dense",
+               "ffn_norm": "output.LayerNorm"}
 DISTILBERT_LAYER = {"q": "attention.q_lin", "k": "attention.k_lin", "v": "attention.v_lin",
                     "attn.out": "attention.out_lin", "attn_norm": "sa_layer_norm",
                     "ffn.up": "ffn.lin1", "ffn.down": "ffn.lin2", "ffn_norm": "output_layer_norm"}
@@ -94,6 +99,41 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 def convert_roberta(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     """model_type "roberta", "xlm-roberta", "camembert"."""
     return _convert(raw, tensors, "roberta.", roberta=True)
+
+
+# MPNetConfig's defaults, for a field missing from config.json.
+MPNET_DEFAULTS = {"vocab_size": 30527, "hidden_size": 768, "num_hidden_layers": 12,
+                  "num_attention_heads": 12, "intermediate_size": 3072,
+                  "max_position_embeddings": 514}
+# MPNetEncoder.compute_position_bias buckets with these whatever the config says.
+MPNET_BUCKETS, MPNET_MAX_DISTANCE = 32, 128
+
+
+def convert_mpnet(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "mpnet" (MPNetModel, MPNetFor*, all-mpnet-base-v2): positions as RoBERTa's
+    from padding index 1 (fixed in MPNetEmbeddings), no token types, and every attention adding
+    the encoder's relative position bias, by the buckets of the distance between columns (so a
+    right-padded or unpadded batch, which is what sentence-transformers feeds it)."""
+    size = {key: hf_int(raw, key, default) for key, default in MPNET_DEFAULTS.items()}
+    H = size["num_attention_heads"]
+    buckets = hf_int(raw, "relative_attention_num_buckets", MPNET_BUCKETS)
+    if buckets != MPNET_BUCKETS:
+        raise ValueError(f"config.json: relative_attention_num_buckets={buckets} is not supported; "
+                         f"supported: {MPNET_BUCKETS} (what MPNet's bucketing uses)")
+    first_position = 2  # padding index 1, then the first real token
+    config = ModelConfig(
+        kind="encoder", num_layers=size["num_hidden_layers"], d_model=size["hidden_size"],
+        num_heads=H, ffn_dim=size["intermediate_size"], vocab_size=size["vocab_size"],
+        norm="layer_norm", norm_position="post", norm_eps=raw.get("layer_norm_eps", 1e-12),
+        activation=hf_activation(raw, "hidden_act", "gelu"), positions="learned",
+        max_positions=size["max_position_embeddings"] - first_position, embedding_norm=True,
+        positions_skip_padding=True, relative_position_bias=True, relative_buckets=buckets,
+        relative_max_distance=MPNET_MAX_DISTANCE, pad_token_id=raw.get("pad_token_id"),
+    )
+    src = Source(tensors, "mpnet." if "mpnet.embeddings.word_embeddings.weight" in tensors else "")
+    out = _tensors(config, src, "encoder.layer.{}.", MPNET_LAYER, first_position)
+    out["encoder.relative_bias"] = src.get("encoder.relative_attention_bias.weight", (buckets, H))
+    return config, out
 
 
 # DistilBertConfig's defaults, for a field missing from config.json.

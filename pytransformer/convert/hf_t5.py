@@ -3,7 +3,7 @@ t5-*, Flan-T5, T5 v1.1) and mT5 ("mt5") -> our config and canonical tensors.
 
 What T5 chooses, in our terms: pre-RMSNorm layers ("T5LayerNorm") with final norms, no biases
 anywhere, no position embeddings but a relative position bias shared by the layers of each
-stack (bidirectional in the encoder, looking back in the decoder; positions "relative"), no
+stack (bidirectional in the encoder, looking back in the decoder; relative_position_bias), no
 1/sqrt(d) scaling of the attention scores (T5 folds it into its weights), heads of d_kv that
 need not divide d_model (Flan-T5 small: 6 heads of 64 in a width of 512), a ReLU feed-forward
 (T5) or a gated GELU one (feed_forward_proj "gated-gelu": T5 v1.1, Flan-T5, mT5), one token
@@ -74,7 +74,8 @@ def _convert(raw: dict, tensors: Tensors, scale_output: bool) -> Tuple[ModelConf
         d_model=E, num_heads=H, attention_head_dim=D, attention_scale=1.0, ffn_dim=F,
         vocab_size=V, norm="rms_norm", norm_position="pre",
         norm_eps=float(raw.get("layer_norm_epsilon", 1e-6)), activation=activation,
-        positions="relative", relative_buckets=size["relative_attention_num_buckets"],
+        positions="none", relative_position_bias=True,
+        relative_buckets=size["relative_attention_num_buckets"],
         relative_max_distance=size["relative_attention_max_distance"], final_norm=True,
         attention_bias=False, ffn_bias=False, tie_word_embeddings=tied,
         pad_token_id=raw.get("pad_token_id", 0))

@@ -31,7 +31,7 @@ class Embeddings:
             self.positions = get("positions")
         elif config.positions == "sinusoidal":
             self.positions = backend.weight(_core.sinusoidal_positions(config.max_positions, config.d_model))
-        else:  # rotary or relative (both applied in attention), or none
+        else:  # rotary (applied in attention) or none
             self.positions = None
         self.token_types = get("token_types") if config.type_vocab_size else None
         self.norm = None

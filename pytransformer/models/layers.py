@@ -178,8 +178,8 @@ def shared_bias(bias: Optional[np.ndarray], batch: int) -> Optional[np.ndarray]:
 
 
 def relative_bias(config: ModelConfig, tensors: Tensors, name: str, bidirectional: bool):
-    """The RelativePositionBias of a stack whose positions are "relative" (T5), else None."""
-    if config.positions != "relative":
+    """The RelativePositionBias of a stack (config.relative_position_bias: T5, MPNet), or None."""
+    if not config.relative_position_bias:
         return None
     from .relative_positions import RelativePositionBias
 

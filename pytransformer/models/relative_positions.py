@@ -1,4 +1,4 @@
-"""T5's relative position bias (positions "relative"): no position embeddings; instead every
+"""T5's relative position bias (ModelConfig.relative_position_bias; also MPNet's): every
 self-attention of a stack adds a learned bias per head to its scores, looked up by the bucket
 of the distance key position - query position. Distances below half the buckets (a quarter when
 bidirectional, each direction then having its own half) get a bucket each; longer ones share
