@@ -50,6 +50,9 @@ class ModelConfig:
     attention_head_dim: Optional[int] = None
     # The attention scores' scale; None = 1 / sqrt(head_dim) (T5: 1, folded into its weights).
     attention_scale: Optional[float] = None
+    # Each query and key head normalised (config.norm) over its head_dim features before the
+    # rotary positions (Qwen3).
+    qk_norm: bool = False
     num_decoder_layers: Optional[int] = None  # encoder-decoder only; None = num_layers
     norm: str = "layer_norm"
     norm_position: str = "post"

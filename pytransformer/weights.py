@@ -137,6 +137,11 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
     def norm(name):  # a LayerNorm's bias is optional (nn.LayerNorm(bias=False))
         shapes[name + ".weight"] = (E,)
 
+    def head_norms(name):
+        if config.qk_norm:
+            shapes[name + ".q_norm.weight"] = (D,)
+            shapes[name + ".k_norm.weight"] = (D,)
+
     def ffn(name):
         linear(name + ".up", F, E, config.ffn_bias)
         linear(name + ".down", E, F, config.ffn_bias)
@@ -158,6 +163,7 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
             layer = f"encoder.{i}."
             linear(layer + "attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
             linear(layer + "attn.out", E, H * D, config.attention_bias)
+            head_norms(layer + "attn")
             norm(layer + "attn_norm")
             ffn(layer + "ffn")
             norm(layer + "ffn_norm")
@@ -171,6 +177,7 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
             layer = f"decoder.{i}."
             linear(layer + "self_attn.qkv", (H + 2 * Hkv) * D, E, config.attention_bias)
             linear(layer + "self_attn.out", E, H * D, config.attention_bias)
+            head_norms(layer + "self_attn")
             norm(layer + "self_attn_norm")
             if cross:
                 linear(layer + "cross_attn.q", H * D, E, config.attention_bias)

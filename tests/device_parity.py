@@ -36,6 +36,11 @@ def checkpoints(root) -> dict:
             vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
             bos_token_id=0, eos_token_id=0)),
+        # Qwen3: each query and key head normalised before the rotary positions; 24-wide heads.
+        "qwen3": transformers.Qwen3ForCausalLM(transformers.Qwen3Config(
+            vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, head_dim=24,
+            max_position_embeddings=64, bos_token_id=0, eos_token_id=0)),
         # Sliding-window attention (Mistral v0.1) with a window shorter than every prompt.
         "mistral": transformers.MistralForCausalLM(transformers.MistralConfig(
             vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
@@ -121,4 +126,4 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
-          "mistral": check_decoder, "t5": check_encoder_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}
+          "qwen3": check_decoder, "mistral": check_decoder, "t5": check_encoder_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}

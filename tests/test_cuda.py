@@ -150,7 +150,8 @@ def paths(tmp_path_factory):
     return checkpoints(tmp_path_factory.mktemp("cuda_models"))
 
 
-@pytest.mark.parametrize("name", ["bert", "gpt2", "llama", "mistral", "t5", "marian", "bart"])
+@pytest.mark.parametrize("name", ["bert", "gpt2", "llama", "qwen3", "mistral", "t5", "marian",
+                                  "bart"])
 def test_models_on_cuda_match_the_cpu_path(paths, name):
     from device_parity import CHECKS
 

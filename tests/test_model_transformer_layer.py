@@ -20,7 +20,7 @@ from pytransformer.quantize import quantize_rows
 from conftest import ATOL, assert_close
 
 EPS = 1e-5
-NORMS = ("self_norm", "cross_norm", "ffn_norm")
+NORMS = ("self_norm", "q_norm", "k_norm", "cross_norm", "ffn_norm")
 # int8 Linears quantize each token's activations per call (pytransformer/quantize.py): each
 # product of a dot product carries ~(|x| scale_w + |w| scale_x) / 2 of rounding error, and the
 # layer's four GEMMs in a row compound it. tests/test_ops_linear_int8.py allows 0.05 for one
@@ -44,6 +44,7 @@ class Spec:
     cross: bool = False
     d_ff: int = 64
     sliding_window: int = 0  # of causal self-attention; 0 = none
+    qk_norm: bool = False  # RMSNorm of each q and k head over D before rotary (Qwen3)
 
 
 BERT = Spec(48, 4, 4, 12, pre_norm=False, rms=False, activation="gelu")
@@ -71,6 +72,9 @@ def random_weights(rng, s):
              self_norm=norm(), up=linear(F, E), down=linear(E, F), ffn_norm=norm())
     if s.gated:
         p["gate"] = linear(F, E)
+    if s.qk_norm:
+        p["q_norm"] = (normal(rng, s.head_dim, scale=0.2, mean=1.0), None)
+        p["k_norm"] = (normal(rng, s.head_dim, scale=0.2, mean=1.0), None)
     if s.cross:
         p.update(cross_q=linear(HD, E), cross_out=linear(E, HD), cross_norm=norm())
     return p
@@ -119,6 +123,8 @@ def reference(s, p, h, *, mask=None, causal=False, positions=None, memory=None):
     def self_attention(x):
         q, k, v = np.split(lin(x, "qkv"), [s.heads * D, (s.heads + s.kv_heads) * D], axis=-1)
         q, k, v = heads(q, s.heads), heads(k, s.kv_heads), heads(v, s.kv_heads)
+        if s.qk_norm:
+            q, k = R.rms_norm(q, p["q_norm"][0], EPS), R.rms_norm(k, p["k_norm"][0], EPS)
         if s.rotary_base:
             q, k = (R.rotary_embedding(t, positions, s.rotary_base) for t in (q, k))
         kv.update(k=k, v=v)
@@ -175,28 +181,30 @@ def test_encoder_padded_batch_ignores_padding(isa, rng):
         assert_close(got[b, :n], reference(BERT, p, h[b:b + 1, :n])[0][0])
 
 
-def decoder_case(rng, T=7, pad=2):
+def decoder_case(rng, T=7, pad=2, spec=LLAMA):
     """LLaMA-like weights and two rows of T tokens, row 1 left-padded by `pad`, positions
     counting each row's real tokens: (weights, h, key_padding_mask, positions)."""
     mask = np.zeros((2, T), bool)
     mask[1, :pad] = True
     positions = np.maximum(np.cumsum(~mask, axis=1) - 1, 0).astype(np.int64)
-    return random_weights(rng, LLAMA), normal(rng, 2, T, LLAMA.d_model), mask, positions
+    return random_weights(rng, spec), normal(rng, 2, T, spec.d_model), mask, positions
 
 
-@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3)],
-                         ids=["llama", "sliding-window"])
+@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3),
+                                  dataclasses.replace(LLAMA, qk_norm=True)],
+                         ids=["llama", "sliding-window", "qk-norm"])
 def test_decoder_causal_forward(isa, rng, spec):
-    p, h, mask, positions = decoder_case(rng)
+    p, h, mask, positions = decoder_case(rng, spec=spec)
     got = build(spec, p).forward(h, positions=positions, key_padding_mask=mask, causal=True)
     want = reference(spec, p, h, mask=mask, causal=True, positions=positions)[0]
     assert_close(got, want)
 
 
-@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3)],
-                         ids=["llama", "sliding-window"])
+@pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3),
+                                  dataclasses.replace(LLAMA, qk_norm=True)],
+                         ids=["llama", "sliding-window", "qk-norm"])
 def test_decoder_incremental_decoding_matches_full_sequence(isa, rng, spec):
-    p, h, mask, positions = decoder_case(rng)
+    p, h, mask, positions = decoder_case(rng, spec=spec)
     want, want_k, want_v = reference(spec, p, h, mask=mask, causal=True, positions=positions)
     layer = build(spec, p)
     cache = _core.KVCache(2, 2, LLAMA.kv_heads, 16, LLAMA.head_dim)
@@ -272,6 +280,11 @@ def test_errors_name_the_argument(rng):
         _core.Norm(np.ones(E, np.float32), np.zeros(E, np.float32), rms=True)
     with pytest.raises(ValueError, match="^sliding_window: expected"):
         build(LLAMA, p, sliding_window=-1)
+    head_norm = _core.Norm(np.ones(D, np.float32), rms=True)
+    with pytest.raises(ValueError, match="q_norm, k_norm: expected both or neither"):
+        build(LLAMA, p, q_norm=head_norm)
+    with pytest.raises(ValueError, match=f"k_norm: expected weight .* of {D} features"):
+        build(LLAMA, p, q_norm=head_norm, k_norm=_core.Norm(np.ones(E, np.float32), rms=True))
     with pytest.raises(ValueError, match="sliding_window: .* without causal"):
         build(LLAMA, p, sliding_window=2).forward(normal(rng, 1, 2, E),
                                                   positions=np.arange(2, dtype=np.int64)[None])

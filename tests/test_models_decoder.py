@@ -114,6 +114,7 @@ def _llama_family(kind, **extra):
         "llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
         "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
         "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
+        "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
         "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM)}[kind]
     sizes.update(extra)
     return model_class(config_class(**sizes))
@@ -127,15 +128,17 @@ def _llama_family(kind, **extra):
     ("gemma", dict(num_attention_heads=4, num_key_value_heads=4, head_dim=24)),
     ("gemma", dict(head_dim=8, hidden_act="gelu")),  # the legacy name of the tanh GELU
     ("llama", dict(head_dim=12)),  # heads of 12 in a width of 64 (8 x 12 = 96)
+    # Qwen3-0.6B's shape in small: per-head q / k norms, heads of 24 in a width of 64.
+    ("qwen3", dict(num_attention_heads=4, num_key_value_heads=2, head_dim=24)),
 ])
 def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)
     hf = _llama_family(kind, **extra)
-    if kind == "gemma":  # random-init norm weights are zeros (a gain of 1): make them count
+    if kind in ("gemma", "qwen3"):  # random-init norms are the identity: make them count
         with torch.no_grad():
             for name, p in hf.named_parameters():
-                if "norm" in name:
-                    p.normal_(0, 0.3)
+                if "norm" in name:  # Gemma stores the gain minus 1
+                    p.normal_(0.0 if kind == "gemma" else 1.0, 0.3)
     if kind == "qwen2":  # random-init biases are zeros: make the q, k, v ones count
         with torch.no_grad():
             for layer in hf.model.layers:

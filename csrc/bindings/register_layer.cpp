@@ -98,6 +98,7 @@ void register_layer(py::module_& m) {
                        std::optional<float> rotary_base, int64_t sliding_window,
                        std::optional<float> attention_scale, Activation activation,
                        const py::object& qkv, const py::object& out, const py::object& self_norm,
+                       const py::object& q_norm, const py::object& k_norm,
                        const py::object& up, const py::object& gate, const py::object& down,
                        const py::object& ffn_norm, const py::object& cross_q,
                        const py::object& cross_out, const py::object& cross_norm) {
@@ -114,6 +115,8 @@ void register_layer(py::module_& m) {
              shape.activation = activation;
              model::SelfAttentionWeights self{linear_of(qkv, "qkv"), linear_of(out, "out"),
                                               norm_of(self_norm, "self_norm")};
+             if (!q_norm.is_none()) self.q_norm = norm_of(q_norm, "q_norm");
+             if (!k_norm.is_none()) self.k_norm = norm_of(k_norm, "k_norm");
              std::optional<model::CrossAttentionWeights> cross;
              if (cross_q.is_none() && !(cross_out.is_none() && cross_norm.is_none()))
                throw py::value_error("cross_q: cross_out and cross_norm were given without it");
@@ -132,7 +135,8 @@ void register_layer(py::module_& m) {
            py::arg("pre_norm"), py::arg("rotary_base") = py::none(), py::arg("sliding_window") = 0,
            py::arg("attention_scale") = py::none(),
            py::arg("activation") = Activation::none, py::arg("qkv"), py::arg("out"),
-           py::arg("self_norm"), py::arg("up"), py::arg("gate") = py::none(), py::arg("down"),
+           py::arg("self_norm"), py::arg("q_norm") = py::none(), py::arg("k_norm") = py::none(),
+           py::arg("up"), py::arg("gate") = py::none(), py::arg("down"),
            py::arg("ffn_norm"), py::arg("cross_q") = py::none(),
            py::arg("cross_out") = py::none(), py::arg("cross_norm") = py::none())
       .def("forward", &forward, py::arg("h"), py::kw_only(), py::arg("offsets") = py::none(),

@@ -121,6 +121,12 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
   check_linear(self_.qkv, "qkv", E, (H + 2 * Hkv) * D);
   check_linear(self_.out, "out", H * D, E);
   check_norm(self_.norm, "self_norm", E);
+  if (self_.q_norm.has_value() != self_.k_norm.has_value())
+    throw std::invalid_argument("q_norm, k_norm: expected both or neither");
+  if (self_.q_norm) {
+    check_norm(*self_.q_norm, "q_norm", D);
+    check_norm(*self_.k_norm, "k_norm", D);
+  }
   if (cross_) {
     check_linear(cross_->q, "cross_q", E, H * D);
     check_linear(cross_->out, "cross_out", H * D, E);
@@ -200,6 +206,16 @@ void TransformerLayer::self_attention(const ops::ConstView& x, const ops::ConstV
   const int64_t width = (H + 2 * Hkv) * D;
   float* qkv = workspace(kQkv, B * T * width);
   self_.qkv.forward(x, Activation::none, nullptr, dense(qkv, {B, T, width}));
+  if (self_.q_norm) {
+    // A token's query heads lie back to back in its row of the projection, and so do its key
+    // heads: each is normalised in place as a [heads, D] block.
+    for (int64_t row = 0; row < B * T; ++row) {
+      float* q_heads = qkv + row * width;
+      float* k_heads = q_heads + H * D;
+      self_.q_norm->apply(dense<const float>(q_heads, {H, D}), dense(q_heads, {H, D}));
+      self_.k_norm->apply(dense<const float>(k_heads, {Hkv, D}), dense(k_heads, {Hkv, D}));
+    }
+  }
   // q, k and v are column ranges of the projection, read in place as [B, heads, T, D].
   ops::ConstView q = as_heads<const float>(qkv, B, T, H, D, width);
   ops::ConstView k = as_heads<const float>(qkv + H * D, B, T, Hkv, D, width);

@@ -63,6 +63,8 @@ struct SelfAttentionWeights {
   Linear qkv;  // [(H + 2 Hkv) D, E]: q, k, v stacked
   Linear out;  // [E, H D]
   Norm norm;
+  // Qwen3: each query and key head normalised over its D features before the rotary positions.
+  std::optional<Norm> q_norm, k_norm;
 };
 
 struct CrossAttentionWeights {

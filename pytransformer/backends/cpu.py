@@ -82,7 +82,7 @@ class CpuBackend:
     def transformer_layer(**parts):
         """A layer run in one call (csrc/model/transformer_layer.h): the keyword arguments of
         _core.TransformerLayer, with each norm given as (weight, bias, eps, rms)."""
-        for name in ("self_norm", "cross_norm", "ffn_norm"):
+        for name in ("self_norm", "q_norm", "k_norm", "cross_norm", "ffn_norm"):
             if parts.get(name) is not None:
                 parts[name] = _core.Norm(*parts[name])
         return _core.TransformerLayer(**parts)

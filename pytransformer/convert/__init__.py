@@ -20,6 +20,7 @@ HF_CONVERTERS = {
     "mpnet": hf_bert.convert_mpnet,
     "mt5": hf_t5.convert_mt5,
     "qwen2": hf_llama.convert_qwen2,
+    "qwen3": hf_llama.convert_qwen3,
     "roberta": hf_bert.convert_roberta,
     "t5": hf_t5.convert,
     "xlm-roberta": hf_bert.convert_roberta,

@@ -1,13 +1,14 @@
 """Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
-(LlamaModel, LlamaForCausalLM), "mistral", "qwen2" and "gemma". All are pre-RMSNorm decoders with
-rotary positions (rotate-half layout), grouped-query attention and a gated feed-forward (SwiGLU;
-Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by sqrt(hidden_size)); heads
-of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072). They differ in biases
-(LLaMA, Mistral and Gemma none by default; Qwen2 biases on the q, k and v projections but not on
-the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window of
-4096 positions in every layer, Qwen2 with use_sliding_window in the layers its layer_types (or
-max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5 use full
-attention."""
+(LlamaModel, LlamaForCausalLM), "mistral", "qwen2", "qwen3" and "gemma". All are pre-RMSNorm
+decoders with rotary positions (rotate-half layout), grouped-query attention and a gated
+feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by
+sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072).
+Qwen3 normalises each query and key head before the rotary positions. They differ in biases
+(LLaMA, Mistral, Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v projections but
+not on the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window
+of 4096 positions in every layer, Qwen2 and Qwen3 with use_sliding_window in the layers their
+layer_types (or max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5
+/ Qwen3 use full attention."""
 
 from __future__ import annotations
 
@@ -45,13 +46,13 @@ def _sliding_window(raw: dict, model_type: str,
     """The sliding window of this checkpoint and the layers that use it (None: every layer),
     as transformers reads them; (None, None) for full attention."""
     window = raw.get("sliding_window", 4096)  # both configs' default when the field is absent
-    if window is None or model_type not in ("mistral", "qwen2"):
+    if window is None or model_type not in ("mistral", "qwen2", "qwen3"):
         return None, None
     window = hf_int(raw, "sliding_window", 4096)
     if model_type == "mistral":  # every layer (MistralModel ignores layer_types)
         return window, None
-    # Qwen2Config: only with use_sliding_window, in the layers layer_types names (by default
-    # those from max_window_layers on).
+    # Qwen2Config and Qwen3Config: only with use_sliding_window, in the layers layer_types names
+    # (by default those from max_window_layers on).
     if not raw.get("use_sliding_window", False):
         return None, None
     kinds = raw.get("layer_types") or [
@@ -103,7 +104,7 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         final_norm=True, attention_bias=qkv_bias, ffn_bias=mlp_bias,
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", gemma)),
         pad_token_id=raw.get("pad_token_id"), sliding_window=window,
-        sliding_window_layers=window_layers,
+        sliding_window_layers=window_layers, qk_norm=model_type == "qwen3",
     )
     src = Source(tensors, "model." if "model.embed_tokens.weight" in tensors else "")
     D = head_dim
@@ -134,6 +135,9 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
             out[ours + f"ffn.{name}.weight"] = src.get(layer + f"mlp.{name}_proj.weight", shape)
             if mlp_bias:
                 out[ours + f"ffn.{name}.bias"] = src.get(layer + f"mlp.{name}_proj.bias", (shape[0],))
+        if config.qk_norm:
+            for name in ("q_norm", "k_norm"):
+                out[ours + f"self_attn.{name}.weight"] = src.get(attn + name + ".weight", (D,))
         out[ours + "self_attn_norm.weight"] = norm(layer + "input_layernorm.weight")
         out[ours + "ffn_norm.weight"] = norm(layer + "post_attention_layernorm.weight")
     return config, out
@@ -161,3 +165,11 @@ def convert_gemma(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 def convert_qwen2(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     """model_type "qwen2": biases on q, k and v, none on the output projection."""
     return _convert(raw, tensors, "qwen2", qkv_bias=True, out_bias=False)
+
+
+def convert_qwen3(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "qwen3": each query and key head RMS-normalised before the rotary positions,
+    attention biases only with attention_bias (none in the released models), heads of head_dim
+    (128) that need not divide hidden_size (Qwen3-0.6B: 16 x 128 in 1024)."""
+    bias = bool(raw.get("attention_bias", False))
+    return _convert(raw, tensors, "qwen3", qkv_bias=bias, out_bias=bias)

@@ -94,11 +94,15 @@ class Attention:
         self.scale = config.score_scale
         self.rotary_base = float(config.rope_base) if config.positions == "rotary" and not cross else None
         self.cross = cross
+        self.q_norm = self.k_norm = None
         if cross:
             self.q = Linear(tensors, name + ".q", backend=backend)
             self.kv = Linear(tensors, name + ".kv", backend=backend)
         else:
             self.qkv = Linear(tensors, name + ".qkv", backend=backend)
+            if config.qk_norm:  # over each head's D features (Qwen3)
+                self.q_norm = Norm(config, tensors, name + ".q_norm", backend)
+                self.k_norm = Norm(config, tensors, name + ".k_norm", backend)
         self.out = Linear(tensors, name + ".out", backend=backend)
 
     def project_memory(self, memory: np.ndarray):
@@ -132,6 +136,9 @@ class Attention:
             q = _heads(qkv[..., : H * D], H, D)
             k = _heads(qkv[..., H * D: (H + Hkv) * D], Hkv, D)
             v = _heads(qkv[..., (H + Hkv) * D:], Hkv, D)
+            if self.q_norm is not None:  # [B, T, heads, D] normalised over D, viewed as heads
+                q = self.q_norm(self.backend.contiguous(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
+                k = self.k_norm(self.backend.contiguous(k.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
             if self.rotary_base is not None:
                 q = self.backend.rotary(q, positions, self.rotary_base)
                 k = self.backend.rotary(k, positions, self.rotary_base)
@@ -203,6 +210,9 @@ def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn:
                  pre_norm=config.norm_position == "pre", rotary_base=self_attn.rotary_base,
                  sliding_window=self_attn.sliding_window, attention_scale=self_attn.scale,
                  activation=ffn.activation, qkv=self_attn.qkv.packed,
-                 out=self_attn.out.packed, self_norm=self_norm.parts(), up=ffn.up.packed,
+                 out=self_attn.out.packed, self_norm=self_norm.parts(),
+                 q_norm=None if self_attn.q_norm is None else self_attn.q_norm.parts(),
+                 k_norm=None if self_attn.k_norm is None else self_attn.k_norm.parts(),
+                 up=ffn.up.packed,
                  gate=ffn.gate.packed if ffn.gated else None, down=ffn.down.packed,
                  ffn_norm=ffn_norm.parts(), **cross)
