@@ -115,6 +115,7 @@ def _llama_family(kind, **extra):
         "mistral": (transformers.MistralConfig, transformers.MistralForCausalLM),
         "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
         "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
+        "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM),
         "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM)}[kind]
     sizes.update(extra)
     return model_class(config_class(**sizes))
@@ -130,6 +131,8 @@ def _llama_family(kind, **extra):
     ("llama", dict(head_dim=12)),  # heads of 12 in a width of 64 (8 x 12 = 96)
     # Qwen3-0.6B's shape in small: per-head q / k norms, heads of 24 in a width of 64.
     ("qwen3", dict(num_attention_heads=4, num_key_value_heads=2, head_dim=24)),
+    # Phi-3: fused q/k/v and gate/up projections; a window shorter than the prompts.
+    ("phi3", dict(sliding_window=5, pad_token_id=0)),
 ])
 def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)

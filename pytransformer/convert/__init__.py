@@ -19,6 +19,7 @@ HF_CONVERTERS = {
     "mistral": hf_llama.convert_mistral,
     "mpnet": hf_bert.convert_mpnet,
     "mt5": hf_t5.convert_mt5,
+    "phi3": hf_llama.convert_phi3,
     "qwen2": hf_llama.convert_qwen2,
     "qwen3": hf_llama.convert_qwen3,
     "roberta": hf_bert.convert_roberta,

@@ -1,14 +1,15 @@
 """Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
-(LlamaModel, LlamaForCausalLM), "mistral", "qwen2", "qwen3" and "gemma". All are pre-RMSNorm
-decoders with rotary positions (rotate-half layout), grouped-query attention and a gated
-feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by
-sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072).
-Qwen3 normalises each query and key head before the rotary positions. They differ in biases
-(LLaMA, Mistral, Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v projections but
-not on the output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window
-of 4096 positions in every layer, Qwen2 and Qwen3 with use_sliding_window in the layers their
-layer_types (or max_window_layers) name; Mistral v0.2 and later and the released Qwen2 / Qwen2.5
-/ Qwen3 use full attention."""
+(LlamaModel, LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3" and "gemma". All are
+pre-RMSNorm decoders with rotary positions (rotate-half layout), grouped-query attention and a
+gated feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings
+by sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in
+3072). Phi-3 stores q, k, v in one projection and gate and up in another; Qwen3 normalises each
+query and key head before the rotary positions. They differ in biases (LLaMA, Mistral, Phi-3,
+Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v projections but not on the
+output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window of 4096
+positions in every layer, Phi-3-mini-4k through one of 2047, Qwen2 and Qwen3 with
+use_sliding_window in the layers their layer_types (or max_window_layers) name; Mistral v0.2
+and later and the released Qwen2 / Qwen2.5 / Qwen3 use full attention."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int
 LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008,
                   "num_hidden_layers": 32, "num_attention_heads": 32,
                   "max_position_embeddings": 2048}
+PHI3_DEFAULTS = {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
+                 "num_hidden_layers": 32, "num_attention_heads": 32,
+                 "max_position_embeddings": 4096}
 GEMMA_DEFAULTS = {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
                   "num_hidden_layers": 28, "num_attention_heads": 16, "head_dim": 256,
                   "max_position_embeddings": 8192}
@@ -38,6 +42,10 @@ def _rope_theta(raw: dict) -> float:
         kind = source.get("rope_type", source.get("type", "default"))
         if kind not in ("default", None):
             raise ValueError(f"config.json: rope scaling {kind!r} is not supported; supported: default")
+    partial = params.get("partial_rotary_factor", raw.get("partial_rotary_factor", 1.0))
+    if partial not in (None, 1, 1.0):
+        raise ValueError(f"config.json: partial_rotary_factor {partial!r} is not supported; "
+                         "supported: 1 (rotary positions on the whole head)")
     return float(params.get("rope_theta", raw.get("rope_theta", 10000.0)))
 
 
@@ -45,11 +53,12 @@ def _sliding_window(raw: dict, model_type: str,
                     layers: int) -> Tuple[Optional[int], Optional[List[int]]]:
     """The sliding window of this checkpoint and the layers that use it (None: every layer),
     as transformers reads them; (None, None) for full attention."""
-    window = raw.get("sliding_window", 4096)  # both configs' default when the field is absent
-    if window is None or model_type not in ("mistral", "qwen2", "qwen3"):
+    default = None if model_type == "phi3" else 4096  # the configs' when the field is absent
+    window = raw.get("sliding_window", default)
+    if window is None or model_type not in ("mistral", "phi3", "qwen2", "qwen3"):
         return None, None
-    window = hf_int(raw, "sliding_window", 4096)
-    if model_type == "mistral":  # every layer (MistralModel ignores layer_types)
+    window = hf_int(raw, "sliding_window", default)
+    if model_type in ("mistral", "phi3"):  # every layer (MistralModel ignores layer_types)
         return window, None
     # Qwen2Config and Qwen3Config: only with use_sliding_window, in the layers layer_types names
     # (by default those from max_window_layers on).
@@ -82,10 +91,11 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
              out_bias: bool) -> Tuple[ModelConfig, Tensors]:
     """out_bias counts only with qkv_bias (no family has an output bias alone)."""
     gemma = model_type == "gemma"
+    fused = model_type == "phi3"  # one qkv_proj and one gate_up_proj
     if gemma and raw.get("use_bidirectional_attention"):
         raise ValueError("config.json: use_bidirectional_attention is not supported; supported: "
                          "causal attention")
-    defaults = GEMMA_DEFAULTS if gemma else LLAMA_DEFAULTS
+    defaults = {"gemma": GEMMA_DEFAULTS, "phi3": PHI3_DEFAULTS}.get(model_type, LLAMA_DEFAULTS)
     size = {key: hf_int(raw, key, default) for key, default in defaults.items()}
     E, H, F = size["hidden_size"], size["num_attention_heads"], size["intermediate_size"]
     Hkv = hf_int(raw, "num_key_value_heads", H)
@@ -123,15 +133,23 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         layer, ours = f"layers.{i}.", f"decoder.{i}."
         attn = layer + "self_attn."
         qkv_shapes = (("q_proj", H * D), ("k_proj", Hkv * D), ("v_proj", Hkv * D))
-        out[ours + "self_attn.qkv.weight"] = np.concatenate(
-            [src.get(attn + name + ".weight", (rows, E)) for name, rows in qkv_shapes])
+        if fused:  # Phi-3: q, k and v rows already stacked as ours
+            out[ours + "self_attn.qkv.weight"] = src.get(attn + "qkv_proj.weight",
+                                                         ((H + 2 * Hkv) * D, E))
+        else:
+            out[ours + "self_attn.qkv.weight"] = np.concatenate(
+                [src.get(attn + name + ".weight", (rows, E)) for name, rows in qkv_shapes])
         out[ours + "self_attn.out.weight"] = src.get(attn + "o_proj.weight", (E, H * D))
         if qkv_bias:
             out[ours + "self_attn.qkv.bias"] = np.concatenate(
                 [src.get(attn + name + ".bias", (rows,)) for name, rows in qkv_shapes])
             out[ours + "self_attn.out.bias"] = (src.get(attn + "o_proj.bias", (E,)) if out_bias
                                                 else np.zeros(E, np.float32))
-        for name, shape in (("gate", (F, E)), ("up", (F, E)), ("down", (E, F))):
+        if fused:  # Phi-3: the gate's rows, then up's
+            gate_up = src.get(layer + "mlp.gate_up_proj.weight", (2 * F, E))
+            out[ours + "ffn.gate.weight"], out[ours + "ffn.up.weight"] = gate_up[:F], gate_up[F:]
+            out[ours + "ffn.down.weight"] = src.get(layer + "mlp.down_proj.weight", (E, F))
+        for name, shape in () if fused else (("gate", (F, E)), ("up", (F, E)), ("down", (E, F))):
             out[ours + f"ffn.{name}.weight"] = src.get(layer + f"mlp.{name}_proj.weight", shape)
             if mlp_bias:
                 out[ours + f"ffn.{name}.bias"] = src.get(layer + f"mlp.{name}_proj.bias", (shape[0],))
@@ -160,6 +178,14 @@ def convert_gemma(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     divide hidden_size, a tied head."""
     bias = bool(raw.get("attention_bias", False))
     return _convert(raw, tensors, "gemma", qkv_bias=bias, out_bias=bias)
+
+
+def convert_phi3(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "phi3" (Phi-3, Phi-3.5 mini): LLaMA's layer with q, k, v in one projection and
+    gate and up in another, no biases, a sliding window in every layer when the config has one
+    (Phi-3-mini-4k: 2047). The long-context variants' "longrope" scaling and Phi-4-mini's
+    partial rotary positions are refused."""
+    return _convert(raw, tensors, "phi3", qkv_bias=False, out_bias=False)
 
 
 def convert_qwen2(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
