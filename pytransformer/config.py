@@ -70,8 +70,8 @@ class ModelConfig:
     embedding_scale: float = 1.0  # sqrt(d_model) in the 2017 paper and Marian
     type_vocab_size: int = 0  # token type (segment) embeddings, BERT: 2
     embedding_norm: bool = False  # a norm right after the embeddings (BERT)
-    # Encoders: a token's position counts only the real tokens before it in its sequence
-    # (RoBERTa), rather than its column in the padded batch (BERT).
+    # A token's position counts only the real tokens before it in its sequence (RoBERTa, and
+    # OPT's forward), rather than its column in the padded batch (BERT, GPT-2).
     positions_skip_padding: bool = False
     final_norm: bool = False  # a norm after the last layer (pre-LN models)
     attention_bias: bool = True

@@ -1,6 +1,8 @@
 """Decoder-only language models from Hugging Face checkpoints vs transformers: GPT-2 (pre-LN,
-learned positions, tanh GELU, tied head), LLaMA (RMSNorm, rotary, SwiGLU, grouped-query) and
-its relatives Mistral (no biases) and Qwen2 (biases on q, k and v only)."""
+learned positions, tanh GELU, tied head), OPT (positions over the real tokens), LLaMA (RMSNorm,
+rotary, SwiGLU, grouped-query) and its relatives Mistral and Phi-3 (sliding windows), Qwen2
+(biases on q, k and v only), Qwen3 (per-head q / k norms) and Gemma (GeGLU, 1 + weight
+norms)."""
 
 import json
 import shutil
@@ -200,6 +202,48 @@ def test_sliding_window_matches_transformers(kind, extra, layers, tmp_path, rng)
                            pad_token_id=0).numpy()
     got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("pre_norm", [True, False], ids=["pre-LN", "post-LN"])
+def test_opt_matches_transformers(pre_norm, tmp_path, rng):
+    """OPT: learned positions two rows into the table, counted over the real tokens (so a
+    left-padded row's positions start at its first token, in forward as in generate)."""
+    torch.manual_seed(7)
+    config = transformers.OPTConfig(vocab_size=VOCAB, hidden_size=48, num_hidden_layers=2,
+                                    ffn_dim=80, num_attention_heads=4, max_position_embeddings=40,
+                                    do_layer_norm_before=pre_norm, pad_token_id=1, bos_token_id=2,
+                                    eos_token_id=2)
+    hf = transformers.OPTForCausalLM(config)
+    with torch.no_grad():  # random-init LayerNorms are the identity: make them count
+        for name, p in hf.named_parameters():
+            if "layer_norm" in name:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    model = _save(hf, tmp_path)
+    ids = rng.integers(3, VOCAB, (3, 14))
+    mask = np.ones_like(ids)
+    mask[1, 9:] = 0  # right padding
+    mask[2, :4] = 0  # left padding
+    real = mask.astype(bool)
+    np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],
+                               _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    prompt = rng.integers(3, VOCAB, (2, 6))
+    prompt_mask = np.ones_like(prompt)
+    prompt_mask[1, :2] = 0
+    prompt[1, :2] = 1
+    with torch.no_grad():
+        want = hf.generate(torch.tensor(prompt), attention_mask=torch.tensor(prompt_mask),
+                           max_new_tokens=10, do_sample=False, eos_token_id=None,
+                           pad_token_id=1).numpy()
+    got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_opt_350m_projections_are_refused(tmp_path):
+    config = transformers.OPTConfig(vocab_size=VOCAB, hidden_size=48, num_hidden_layers=1,
+                                    ffn_dim=80, num_attention_heads=4, word_embed_proj_dim=32)
+    transformers.OPTForCausalLM(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="word_embed_proj_dim=32 differs from hidden_size=48"):
+        pytransformer.load(tmp_path)
 
 
 def test_decoder_errors(gpt2):

@@ -4,7 +4,7 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian, hf_t5
+from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian, hf_opt, hf_t5
 
 HF_CONVERTERS = {
     "bart": hf_bart.convert,
@@ -19,6 +19,7 @@ HF_CONVERTERS = {
     "mistral": hf_llama.convert_mistral,
     "mpnet": hf_bert.convert_mpnet,
     "mt5": hf_t5.convert_mt5,
+    "opt": hf_opt.convert,
     "phi3": hf_llama.convert_phi3,
     "qwen2": hf_llama.convert_qwen2,
     "qwen3": hf_llama.convert_qwen3,

@@ -202,10 +202,13 @@ class Decoder(Generates):
 
     def forward(self, input_ids, attention_mask=None, position_ids=None) -> np.ndarray:
         """Logits [B, T, vocab] of input_ids [B, T]; attention_mask as in Hugging Face (1 =
-        token, 0 = padding); position_ids default to 0..T-1 for every row."""
+        token, 0 = padding); position_ids default to 0..T-1 for every row (for a model whose
+        positions count the real tokens only, OPT, to each token's index among them)."""
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
-        return self.stack(ids, key_padding_mask(attention_mask, ids.shape),
-                          self.stack.positions(ids, position_ids))
+        mask = key_padding_mask(attention_mask, ids.shape)
+        if position_ids is None and mask is not None and self.config.positions_skip_padding:
+            position_ids = np.maximum(np.cumsum(~mask, axis=1) - 1, 0)
+        return self.stack(ids, mask, self.stack.positions(ids, position_ids))
 
     def start(self, rows: int, max_length: int, group_size: int = 1) -> DecoderCache:
         """A KV cache for decoding ``rows`` sequences (batch x beams, in groups of group_size)
