@@ -20,11 +20,13 @@ ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "geglu_ta
 # The gated feed-forwards, act(x W_gate) * (x W_up), and the activation of their gate.
 GATED_ACTIVATIONS = {"swiglu": "silu", "geglu": "gelu", "geglu_tanh": "gelu_tanh"}
 POSITIONS = ("learned", "sinusoidal", "rotary", "none")
+CLASSIFIER_ACTIVATIONS = ("tanh", "relu", "gelu")
 # The int fields and their least value (None: any int); those defaulting to None may be None.
 INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "vocab_size": 1,
               "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
               "type_vocab_size": 0, "pad_token_id": None, "sliding_window": 1,
-              "attention_head_dim": 1, "relative_buckets": 4, "relative_max_distance": 1}
+              "attention_head_dim": 1, "relative_buckets": 4, "relative_max_distance": 1,
+              "num_labels": 0}
 
 
 def check_int(value, name: str, minimum: Optional[int] = 1) -> int:
@@ -74,6 +76,11 @@ class ModelConfig:
     # OPT's forward), rather than its column in the padded batch (BERT, GPT-2).
     positions_skip_padding: bool = False
     final_norm: bool = False  # a norm after the last layer (pre-LN models)
+    # Encoders: a sequence classification head on the first token (BERT's pooler and
+    # classifier, RoBERTa's classifier...): dense [E, E], classifier_activation, then
+    # num_labels outputs; 0 = no head.
+    num_labels: int = 0
+    classifier_activation: str = "tanh"
     attention_bias: bool = True
     ffn_bias: bool = True
     tie_word_embeddings: bool = True  # decoders: the output projection is the token embedding
@@ -103,7 +110,8 @@ class ModelConfig:
 
     def validate(self) -> None:
         for field, allowed in (("kind", KINDS), ("norm", NORMS), ("norm_position", NORM_POSITIONS),
-                               ("activation", ACTIVATIONS), ("positions", POSITIONS)):
+                               ("activation", ACTIVATIONS), ("positions", POSITIONS),
+                               ("classifier_activation", CLASSIFIER_ACTIVATIONS)):
             value = getattr(self, field)
             if value not in allowed:
                 raise ValueError(f"config.{field}: {value!r} is not supported; supported: "
@@ -134,6 +142,8 @@ class ModelConfig:
             raise ValueError(f"config.relative_max_distance: expected more than half of "
                              f"relative_buckets={self.relative_buckets} (the exact buckets), got "
                              f"{self.relative_max_distance}")
+        if self.num_labels and self.kind != "encoder":
+            raise ValueError("config.num_labels: only encoders have a classification head")
         if self.sliding_window is not None and self.kind == "encoder":
             raise ValueError("config.sliding_window: an encoder attends both ways; only decoder "
                              "self-attention has a sliding window")

@@ -16,6 +16,7 @@ Our format is a folder with ``config.json`` (a :class:`ModelConfig`, ``"format":
     decoder.{i}.ffn.{gate,up,down}.*   decoder.{i}.ffn_norm.*   decoder.final_norm.*
     lm_head.weight [V, E]      (absent: tied to the decoder's token embedding)
     lm_head.bias [V]           (the final logits bias, when the model has one)
+    classifier.dense.* [E, E], classifier.out.* [num_labels, E]  (an encoder's classification head)
 
 where ``.*`` is ``.weight`` and, when the model has biases, ``.bias``. Decoder-only models use
 ``embed.*`` and ``decoder.{i}.*`` without cross-attention.
@@ -156,6 +157,9 @@ def expected_shapes(config: ModelConfig) -> Dict[str, Tuple[int, ...]]:
     if config.embedding_norm:
         norm("embed.norm")
     relative = config.relative_position_bias
+    if config.num_labels:
+        linear("classifier.dense", E, E, True)
+        linear("classifier.out", config.num_labels, E, True)
     if config.kind != "decoder":
         if relative:
             shapes["encoder.relative_bias"] = (config.relative_buckets, H)

@@ -166,6 +166,55 @@ def test_mpnet_hidden_states_match_transformers(tmp_path, isa, rng):
     np.testing.assert_allclose(ours[real], ref[real], rtol=0, atol=1e-4)
 
 
+CLASSIFIERS = {
+    "bert": lambda: transformers.BertForSequenceClassification(transformers.BertConfig(
+        vocab_size=99, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=80, max_position_embeddings=40, num_labels=3)),
+    "roberta": lambda: transformers.RobertaForSequenceClassification(transformers.RobertaConfig(
+        vocab_size=99, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=80, max_position_embeddings=40, num_labels=1)),  # a reranker's score
+    "distilbert": lambda: transformers.DistilBertForSequenceClassification(
+        transformers.DistilBertConfig(vocab_size=99, dim=48, n_layers=2, n_heads=4,
+                                      hidden_dim=80, max_position_embeddings=40, num_labels=2)),
+    "mpnet": lambda: transformers.MPNetForSequenceClassification(transformers.MPNetConfig(
+        vocab_size=99, hidden_size=48, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=80, max_position_embeddings=40, num_labels=4)),
+}
+
+
+@pytest.mark.parametrize("kind", list(CLASSIFIERS))
+def test_sequence_classification_matches_transformers(kind, tmp_path, rng):
+    """*ForSequenceClassification (sentiment models, cross-encoder rerankers): classify() gives
+    transformers' logits from the first token, through each family's head."""
+    torch.manual_seed(4)
+    hf = CLASSIFIERS[kind]().eval()
+    with torch.no_grad():  # the heads' random-init biases are zeros: make them count
+        for name, param in hf.named_parameters():
+            if "classifier" in name and name.endswith("bias"):
+                param.normal_(0.0, 0.5)
+    hf.save_pretrained(tmp_path)
+    model = pytransformer.load(tmp_path)
+    ids, mask = _padded_batch(rng, 4, 12, 99)
+    ids[ids == 1] = 2  # RoBERTa's and MPNet's padding id only on padding
+    ids[mask == 0] = 1
+    with torch.no_grad():
+        want = hf(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits.numpy()
+    got = model.classify(ids, attention_mask=mask)
+    assert got.shape == want.shape == (4, hf.config.num_labels)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    int8 = pytransformer.load(tmp_path, compute_type="int8").classify(ids, attention_mask=mask)
+    np.testing.assert_allclose(int8, want, rtol=0, atol=0.05 * max(1.0, np.abs(want).max()))
+
+
+def test_classify_errors(tiny_bert, tmp_path):
+    _, path = tiny_bert
+    with pytest.raises(ValueError, match="classify: this checkpoint has no sequence classification head"):
+        pytransformer.load(path).classify(np.array([[1, 2]]))
+    CLASSIFIERS["bert"]().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="attention_mask: row 1 has no token to classify"):
+        pytransformer.load(tmp_path).classify(np.array([[5, 6], [5, 6]]), np.array([[1, 1], [0, 0]]))
+
+
 def test_bert_errors(tiny_bert):
     _, path = tiny_bert
     model = pytransformer.load(path)

@@ -3,10 +3,13 @@
 "roberta", "xlm-roberta" and "camembert" (the same layers; positions counted over the real
 tokens only, starting after the padding id, and one token type), "distilbert" (BERT's
 post-LN layer under other names, no token types) and "mpnet" (the RoBERTa layout without token
-types, plus T5's relative position bias in every attention: all-mpnet-base-v2)."""
+types, plus T5's relative position bias in every attention: all-mpnet-base-v2). A
+*ForSequenceClassification checkpoint (sentiment models, cross-encoder rerankers) brings its
+classification head along (Encoder.classify)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Tuple
 
 import numpy as np
@@ -65,6 +68,30 @@ def _tensors(config: ModelConfig, src: Source, layer_prefix: str, names: dict,
     return out
 
 
+# Where each *ForSequenceClassification keeps its head: (dense, out) module names from the
+# checkpoint's root, and the activation between them.
+BERT_HEAD = ("bert.pooler.dense", "classifier", "tanh")
+ROBERTA_HEAD = ("classifier.dense", "classifier.out_proj", "tanh")  # also MPNet's
+DISTILBERT_HEAD = ("pre_classifier", "classifier", "relu")
+
+
+def _with_head(config: ModelConfig, tensors: Tensors, out: Tensors,
+               head: Tuple[str, str, str]) -> Tuple[ModelConfig, Tensors]:
+    """config and out with the checkpoint's sequence classification head, when it has one
+    (its out module's weight is present): num_labels from that weight's rows."""
+    dense, final, activation = head
+    root = Source(tensors)
+    if not root.has(final + ".weight"):
+        return config, out
+    E = config.d_model
+    labels = np.shape(tensors[final + ".weight"])[0]
+    out["classifier.dense.weight"] = root.get(dense + ".weight", (E, E))
+    out["classifier.dense.bias"] = root.get(dense + ".bias", (E,))
+    out["classifier.out.weight"] = root.get(final + ".weight", (labels, E))
+    out["classifier.out.bias"] = root.get(final + ".bias", (labels,))
+    return dataclasses.replace(config, num_labels=labels, classifier_activation=activation), out
+
+
 def _convert(raw: dict, tensors: Tensors, model_prefix: str,
              roberta: bool) -> Tuple[ModelConfig, Tensors]:
     activation = hf_activation(raw, "hidden_act", "gelu")
@@ -87,8 +114,8 @@ def _convert(raw: dict, tensors: Tensors, model_prefix: str,
     )
     # X-For-Y checkpoints nest the encoder under "bert." / "roberta."; the bare models do not.
     prefix = model_prefix if model_prefix + "embeddings.word_embeddings.weight" in tensors else ""
-    return config, _tensors(config, Source(tensors, prefix), "encoder.layer.{}.", BERT_LAYER,
-                            first_position)
+    out = _tensors(config, Source(tensors, prefix), "encoder.layer.{}.", BERT_LAYER, first_position)
+    return _with_head(config, tensors, out, ROBERTA_HEAD if roberta else BERT_HEAD)
 
 
 def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
@@ -133,7 +160,7 @@ def convert_mpnet(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     src = Source(tensors, "mpnet." if "mpnet.embeddings.word_embeddings.weight" in tensors else "")
     out = _tensors(config, src, "encoder.layer.{}.", MPNET_LAYER, first_position)
     out["encoder.relative_bias"] = src.get("encoder.relative_attention_bias.weight", (buckets, H))
-    return config, out
+    return _with_head(config, tensors, out, ROBERTA_HEAD)
 
 
 # DistilBertConfig's defaults, for a field missing from config.json.
@@ -155,5 +182,5 @@ def convert_distilbert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensor
         pad_token_id=raw.get("pad_token_id"),
     )
     prefix = "distilbert." if "distilbert.embeddings.word_embeddings.weight" in tensors else ""
-    return config, _tensors(config, Source(tensors, prefix), "transformer.layer.{}.",
-                            DISTILBERT_LAYER)
+    out = _tensors(config, Source(tensors, prefix), "transformer.layer.{}.", DISTILBERT_LAYER)
+    return _with_head(config, tensors, out, DISTILBERT_HEAD)

@@ -7,13 +7,13 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _core
 from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .layers import (Attention, FeedForward, Norm, relative_bias, release_pages, shared_bias,
-                     whole_layer)
+from .layers import (Attention, FeedForward, Linear, Norm, relative_bias, release_pages,
+                     shared_bias, whole_layer)
 
 
 class EncoderLayer:
@@ -136,6 +136,23 @@ def token_ids(value, name: str, vocab_size: int) -> np.ndarray:
     return ids
 
 
+class ClassificationHead:
+    """logits = out(activation(dense(first token's state))): BERT's pooler and classifier,
+    RoBERTa's and MPNet's classifier, DistilBERT's pre_classifier and classifier. It reads a
+    row per sequence, so it runs on the CPU whatever the model's backend (tanh in NumPy)."""
+
+    def __init__(self, config: ModelConfig, tensors: Tensors):
+        fused = {"relu": _core.Activation.relu, "gelu": _core.Activation.gelu}
+        self.dense = Linear(tensors, "classifier.dense",
+                            fused.get(config.classifier_activation, _core.Activation.none))
+        self.tanh = config.classifier_activation == "tanh"
+        self.out = Linear(tensors, "classifier.out")
+
+    def __call__(self, first: np.ndarray) -> np.ndarray:
+        hidden = self.dense(first)
+        return self.out(np.tanh(hidden) if self.tanh else hidden)
+
+
 class Encoder:
     """An encoder built from a config and canonical tensors (see pytransformer.weights), run
     by ``backend`` (pytransformer.backends: CPU by default)."""
@@ -146,15 +163,37 @@ class Encoder:
         self.config = config
         self.backend = backend
         self.stack = EncoderStack(config, tensors, backend)
+        self.head = ClassificationHead(config, tensors) if config.num_labels else None
 
-    def encode(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
-        """Last hidden states [B, T, d_model] of input_ids [B, T]. attention_mask [B, T]
-        follows Hugging Face: 1 = token, 0 = padding. Only the real tokens are computed
-        (padding-free): padded positions' outputs are zeros."""
+    def _run(self, input_ids, attention_mask, token_type_ids):
+        """(the packed output [1, N, E] on the backend, the PackedBatch) of checked inputs."""
         ids = token_ids(input_ids, "input_ids", self.config.vocab_size)
         if token_type_ids is not None:
             token_type_ids = token_ids(token_type_ids, "token_type_ids", max(self.config.type_vocab_size, 1))
             if token_type_ids.shape != ids.shape:
                 raise ValueError(f"token_type_ids: expected shape {ids.shape}, got {token_type_ids.shape}")
         batch = PackedBatch(key_padding_mask(attention_mask, ids.shape), ids.shape)
-        return batch.unpack(self.backend.to_numpy(self.stack(ids, batch, token_type_ids)))
+        return self.stack(ids, batch, token_type_ids), batch
+
+    def encode(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
+        """Last hidden states [B, T, d_model] of input_ids [B, T]. attention_mask [B, T]
+        follows Hugging Face: 1 = token, 0 = padding. Only the real tokens are computed
+        (padding-free): padded positions' outputs are zeros."""
+        packed, batch = self._run(input_ids, attention_mask, token_type_ids)
+        return batch.unpack(self.backend.to_numpy(packed))
+
+    def classify(self, input_ids, attention_mask=None, token_type_ids=None) -> np.ndarray:
+        """Logits [B, num_labels] of a checkpoint with a sequence classification head
+        (BertForSequenceClassification and kin: sentiment models, cross-encoder rerankers),
+        from each sequence's first token; arguments as :meth:`encode`. The labels' names are
+        config.json's ``id2label``."""
+        if self.head is None:
+            raise ValueError("classify: this checkpoint has no sequence classification head "
+                             "(config.num_labels is 0); encode() gives its hidden states")
+        packed, batch = self._run(input_ids, attention_mask, token_type_ids)
+        starts = batch.offsets[:-1]
+        empty = np.flatnonzero(np.diff(batch.offsets) == 0)
+        if empty.size:
+            raise ValueError(f"attention_mask: row {empty[0]} has no token to classify")
+        first = self.backend.to_numpy(self.backend.take_rows(packed[0], starts))
+        return self.head(first)
