@@ -192,14 +192,20 @@ def test_sliding_window_matches_transformers(kind, extra, layers, tmp_path, rng)
     full = pytransformer.load(full_path)
     assert full.config.sliding_window is None
     assert np.abs(full.forward(ids, attention_mask=mask)[real] - ours[real]).max() > 1e-3
+    _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
 
-    prompt = rng.integers(1, VOCAB, (2, 6))
+
+def _assert_left_padded_greedy_matches(hf, model, rng, pad):
+    """10 greedy tokens after two prompts of 6, the second left-padded by 2 (padding id pad),
+    equal to transformers'."""
+    prompt = rng.integers(3, VOCAB, (2, 6))
     prompt_mask = np.ones_like(prompt)
-    prompt_mask[1, :2] = 0  # left padding
+    prompt_mask[1, :2] = 0
+    prompt[1, :2] = pad
     with torch.no_grad():
         want = hf.generate(torch.tensor(prompt), attention_mask=torch.tensor(prompt_mask),
                            max_new_tokens=10, do_sample=False, eos_token_id=None,
-                           pad_token_id=0).numpy()
+                           pad_token_id=pad).numpy()
     got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
     np.testing.assert_array_equal(got, want)
 
@@ -226,16 +232,7 @@ def test_opt_matches_transformers(pre_norm, tmp_path, rng):
     real = mask.astype(bool)
     np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],
                                _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
-    prompt = rng.integers(3, VOCAB, (2, 6))
-    prompt_mask = np.ones_like(prompt)
-    prompt_mask[1, :2] = 0
-    prompt[1, :2] = 1
-    with torch.no_grad():
-        want = hf.generate(torch.tensor(prompt), attention_mask=torch.tensor(prompt_mask),
-                           max_new_tokens=10, do_sample=False, eos_token_id=None,
-                           pad_token_id=1).numpy()
-    got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
-    np.testing.assert_array_equal(got, want)
+    _assert_left_padded_greedy_matches(hf, model, rng, pad=1)
 
 
 def test_opt_350m_projections_are_refused(tmp_path):
