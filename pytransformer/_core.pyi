@@ -86,7 +86,8 @@ class TransformerLayer:
     def forward(self, h: np.ndarray, *, offsets: Optional[np.ndarray] = None,
                 positions: Optional[np.ndarray] = None,
                 key_padding_mask: Optional[np.ndarray] = None, causal: bool = False,
-                attention_bias: Optional[np.ndarray] = None, cache: Optional[KVCache] = None, cache_layer: int = 0, cache_start: int = 0,
+                attention_bias: Optional[np.ndarray] = None, cache: Optional[KVCache] = None,
+                cache_layer: int = 0, cache_start: int = 0,
                 memory_k: Optional[np.ndarray] = None, memory_v: Optional[np.ndarray] = None,
                 memory_offsets: Optional[np.ndarray] = None) -> np.ndarray: ...
     @property

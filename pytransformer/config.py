@@ -19,6 +19,7 @@ NORM_POSITIONS = ("post", "pre")
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "silu", "swiglu", "geglu", "geglu_tanh")
 # The gated feed-forwards, act(x W_gate) * (x W_up), and the activation of their gate.
 GATED_ACTIVATIONS = {"swiglu": "silu", "geglu": "gelu", "geglu_tanh": "gelu_tanh"}
+GATED_BY_GATE = {gate: gated for gated, gate in GATED_ACTIVATIONS.items()}
 POSITIONS = ("learned", "sinusoidal", "rotary", "none")
 CLASSIFIER_ACTIVATIONS = ("tanh", "relu", "gelu")
 # The int fields and their least value (None: any int); those defaulting to None may be None.
@@ -102,7 +103,9 @@ class ModelConfig:
     @property
     def score_scale(self) -> float:
         """What attention multiplies q k^T by."""
-        return 1.0 / math.sqrt(self.head_dim) if self.attention_scale is None else float(self.attention_scale)
+        if self.attention_scale is None:
+            return 1.0 / math.sqrt(self.head_dim)
+        return float(self.attention_scale)
 
     @property
     def kv_heads(self) -> int:

@@ -126,4 +126,5 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
-          "qwen3": check_decoder, "mistral": check_decoder, "t5": check_encoder_decoder, "marian": check_encoder_decoder, "bart": check_encoder_decoder}
+          "qwen3": check_decoder, "mistral": check_decoder, "t5": check_encoder_decoder,
+          "marian": check_encoder_decoder, "bart": check_encoder_decoder}

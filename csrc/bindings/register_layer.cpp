@@ -41,7 +41,8 @@ model::Norm norm_of(const py::object& norm, const char* name) {
 py::array_t<float> forward(const py::handle& self, const py::array& h,
                            const py::object& offsets, const py::object& positions,
                            const py::object& key_padding_mask, bool causal,
-                           const py::object& attention_bias, const py::object& cache, int64_t cache_layer, int64_t cache_start,
+                           const py::object& attention_bias, const py::object& cache,
+                           int64_t cache_layer, int64_t cache_start,
                            const py::object& memory_k, const py::object& memory_v,
                            const py::object& memory_offsets) {
   const auto& layer = constructed<model::TransformerLayer>(self, "self");

@@ -18,7 +18,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..config import ModelConfig
+from ..config import GATED_BY_GATE, ModelConfig
 from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int
 
 # LlamaConfig's and GemmaConfig's defaults, used for a field missing from config.json (as
@@ -80,7 +80,7 @@ def _activation(raw: dict, model_type: str) -> str:
     act = raw.get("hidden_act", "gelu_pytorch_tanh" if model_type == "gemma" else "silu")
     if model_type == "gemma" and act == "gelu":  # GemmaConfig reads the legacy "gelu" as tanh
         act = "gelu_pytorch_tanh"
-    gated = {"silu": "swiglu", "gelu": "geglu", "gelu_tanh": "geglu_tanh"}.get(HF_ACTIVATIONS.get(act))
+    gated = GATED_BY_GATE.get(HF_ACTIVATIONS.get(act))
     if gated is None:
         raise ValueError(f"config.json: hidden_act {act!r} is not supported; supported: silu, "
                          "gelu, gelu_pytorch_tanh (and the other tanh GELUs)")
@@ -145,14 +145,18 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
                 [src.get(attn + name + ".bias", (rows,)) for name, rows in qkv_shapes])
             out[ours + "self_attn.out.bias"] = (src.get(attn + "o_proj.bias", (E,)) if out_bias
                                                 else np.zeros(E, np.float32))
-        if fused:  # Phi-3: the gate's rows, then up's
+        if fused:  # Phi-3: the gate's rows, then up's, in one projection
             gate_up = src.get(layer + "mlp.gate_up_proj.weight", (2 * F, E))
-            out[ours + "ffn.gate.weight"], out[ours + "ffn.up.weight"] = gate_up[:F], gate_up[F:]
-            out[ours + "ffn.down.weight"] = src.get(layer + "mlp.down_proj.weight", (E, F))
-        for name, shape in () if fused else (("gate", (F, E)), ("up", (F, E)), ("down", (E, F))):
-            out[ours + f"ffn.{name}.weight"] = src.get(layer + f"mlp.{name}_proj.weight", shape)
+            ffn = {"gate": gate_up[:F], "up": gate_up[F:]}
+        else:
+            ffn = {name: src.get(layer + f"mlp.{name}_proj.weight", (F, E))
+                   for name in ("gate", "up")}
+        ffn["down"] = src.get(layer + "mlp.down_proj.weight", (E, F))
+        for name, weight in ffn.items():
+            out[ours + f"ffn.{name}.weight"] = weight
             if mlp_bias:
-                out[ours + f"ffn.{name}.bias"] = src.get(layer + f"mlp.{name}_proj.bias", (shape[0],))
+                out[ours + f"ffn.{name}.bias"] = src.get(layer + f"mlp.{name}_proj.bias",
+                                                         (weight.shape[0],))
         if config.qk_norm:
             for name in ("q_norm", "k_norm"):
                 out[ours + f"self_attn.{name}.weight"] = src.get(attn + name + ".weight", (D,))

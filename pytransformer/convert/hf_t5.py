@@ -20,15 +20,13 @@ from typing import Tuple
 
 import numpy as np
 
-from ..config import GATED_ACTIVATIONS, ModelConfig
+from ..config import GATED_ACTIVATIONS, GATED_BY_GATE, ModelConfig
 from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int
 
 # T5Config's defaults, used for a field missing from config.json (as transformers does).
 T5_DEFAULTS = {"vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
                "num_heads": 8, "relative_attention_num_buckets": 32,
                "relative_attention_max_distance": 128}
-# A gated feed-forward's name by the activation of its gate.
-_GATED = {"silu": "swiglu", "gelu": "geglu", "gelu_tanh": "geglu_tanh"}
 
 
 def _activation(raw: dict) -> str:
@@ -40,7 +38,7 @@ def _activation(raw: dict) -> str:
         name = "gelu_new"
     ours = HF_ACTIVATIONS.get(name)
     if gated:
-        ours = _GATED.get(ours)
+        ours = GATED_BY_GATE.get(ours)
     if ours is None:
         raise ValueError(f"config.json: feed_forward_proj {proj!r} is not supported; supported: "
                          "relu, gelu, gelu_new, silu and gated-gelu, gated-silu")

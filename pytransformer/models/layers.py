@@ -105,6 +105,10 @@ class Attention:
                 self.k_norm = Norm(config, tensors, name + ".k_norm", backend)
         self.out = Linear(tensors, name + ".out", backend=backend)
 
+    def _head_norm(self, norm: Norm, x):
+        """norm over D of x [B, heads, T, D] (a view of [B, T, heads, D]), as such a view."""
+        return norm(self.backend.contiguous(x.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
+
     def project_memory(self, memory: np.ndarray):
         """Cross-attention keys and values [B, Hkv, S, D] of an encoder output, to be reused by
         every decoder step."""
@@ -137,8 +141,8 @@ class Attention:
             k = _heads(qkv[..., H * D: (H + Hkv) * D], Hkv, D)
             v = _heads(qkv[..., (H + Hkv) * D:], Hkv, D)
             if self.q_norm is not None:  # [B, T, heads, D] normalised over D, viewed as heads
-                q = self.q_norm(self.backend.contiguous(q.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
-                k = self.k_norm(self.backend.contiguous(k.transpose(0, 2, 1, 3))).transpose(0, 2, 1, 3)
+                q = self._head_norm(self.q_norm, q)
+                k = self._head_norm(self.k_norm, k)
             if self.rotary_base is not None:
                 q = self.backend.rotary(q, positions, self.rotary_base)
                 k = self.backend.rotary(k, positions, self.rotary_base)

@@ -1,7 +1,7 @@
 // Attention on the emulated GPU against a plain softmax in double: padding, causal (Tq < Tk,
-// Tq > Tk), sliding windows, additive bias (full and broadcast, rows entirely -inf), grouped-query heads, strided
-// and transposed views, a KV cache longer than the keys, packed sequences, no keys at all, head
-// dims from 1 to 256, and the front's argument errors.
+// Tq > Tk), sliding windows, additive bias (full and broadcast, rows entirely -inf),
+// grouped-query heads, strided and transposed views, a KV cache longer than the keys, packed
+// sequences, no keys at all, head dims from 1 to 256, and the front's argument errors.
 #include <algorithm>
 
 #include "kernels_test.h"
