@@ -13,9 +13,14 @@ KERNELS = _core.supported_int8_kernels()
 # Sizes below, at and past the register tiles (MR up to 8 rows, NR up to 48 columns), K not a
 # multiple of 4, and row counts past one row block (MC = 128 for AVX-512): 300 rows make more
 # blocks than threads; 200 and 250 make one block per thread with 2 threads, whose rows are
-# quantized once and shared by the tasks (gemm_tasks.h).
+# quantized once and shared by the tasks (gemm_tasks.h). The AMX variant takes K a multiple of
+# 64 with at least 16 rows through its tiles (16 rows x 64 depths): one whole tile, a partly
+# filled last tile, blocks starting 8 rows into a tile (200 and 296 rows on 2 threads), a single
+# block sliced among the threads (40 rows), and the rest through its VNNI micro-kernel.
 SHAPES = [(1, 1, 1), (1, 5, 3), (3, 16, 4), (7, 47, 33), (8, 48, 64), (9, 97, 130),
-          (33, 100, 255), (300, 50, 96), (4, 768, 768), (200, 120, 300), (250, 1000, 300)]
+          (33, 100, 255), (300, 50, 96), (4, 768, 768), (200, 120, 300), (250, 1000, 300),
+          (16, 48, 64), (17, 100, 128), (40, 200, 1024), (200, 120, 256), (296, 97, 192),
+          (300, 50, 384)]
 
 
 def _random(rng, M, N, K):
@@ -42,15 +47,16 @@ def test_accumulators_exact_vs_scalar_and_numpy(kernel, M, N, K, rng):
 def test_accumulators_extreme_values(rng):
     # Every activation at +-127 times every weight at +-127: the largest sums, and the case the
     # u8 x s8 shift (+128) and a saturating vpmaddubsw would get wrong.
-    K = 1000
-    x = np.where(rng.random((5, K)) < 0.5, -1.0, 1.0).astype(np.float32)
-    w = np.where(rng.random((40, K)) < 0.5, -127, 127).astype(np.int8)
-    w[0] = 127
-    x[0] = -1.0
-    expected = np.rint(x * 127).astype(np.int64) @ w.T.astype(np.int64)
-    for kernel in KERNELS:
-        acc = ops.LinearInt8((w, np.ones(40, np.float32)), kernel=kernel).accumulators(x)
-        np.testing.assert_array_equal(acc, expected, err_msg=kernel)
+    # 20 rows of K = 1024 go through the AMX tiles.
+    for rows, K in [(5, 1000), (20, 1024)]:
+        x = np.where(rng.random((rows, K)) < 0.5, -1.0, 1.0).astype(np.float32)
+        w = np.where(rng.random((40, K)) < 0.5, -127, 127).astype(np.int8)
+        w[0] = 127
+        x[0] = -1.0
+        expected = np.rint(x * 127).astype(np.int64) @ w.T.astype(np.int64)
+        for kernel in KERNELS:
+            acc = ops.LinearInt8((w, np.ones(40, np.float32)), kernel=kernel).accumulators(x)
+            np.testing.assert_array_equal(acc, expected, err_msg=f"{kernel}, K = {K}")
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -113,7 +119,7 @@ def test_linear_int8_dequantization_exact_from_accumulators(rng):
 
 def test_linear_int8_follows_forced_isa(isa):
     layer = ops.LinearInt8(np.ones((3, 4), np.float32))
-    expected = {"avx512": ("avx512_vnni", "avx512bw"), "avx2": ("avx2",), "scalar": ("scalar",)}
+    expected = {"avx512": ("avx512_amx", "avx512_vnni", "avx512bw"), "avx2": ("avx2",), "scalar": ("scalar",)}
     assert layer.kernel in expected[isa]
     np.testing.assert_allclose(layer(np.ones((2, 4), np.float32)), 4.0, rtol=1e-6)
 

@@ -18,10 +18,12 @@ const KernelTable& kernels();
 // name and std::runtime_error for one this CPU cannot run.
 void set_isa(const std::string& name);
 
-// int8 GEMM variants this CPU can run, best first ("avx512_vnni", "avx512bw", "avx2", "scalar").
+// int8 GEMM variants this CPU can run, best first ("avx512_amx", "avx512_vnni", "avx512bw",
+// "avx2", "scalar").
 std::vector<std::string> supported_int8_kernels();
 
-// The int8 GEMM of the active ISA: for "avx512", the VNNI variant when the CPU has VNNI.
+// The int8 GEMM of the active ISA: for "avx512", the AMX variant when the CPU and the OS allow
+// AMX, else the VNNI variant when the CPU has VNNI.
 const GemmS8Kernels& int8_kernels();
 
 // A named int8 variant (tests run each one); throws as set_isa does.

@@ -4,7 +4,16 @@
 // (and an AVX-512 copy of an inline helper can never be picked for the scalar build).
 #pragma once
 
-#if defined(PT_ISA_AVX512) && defined(PT_ISA_VNNI)
+#if defined(PT_ISA_AVX512) && defined(PT_ISA_VNNI) && defined(PT_ISA_AMX)
+// Only the int8 GEMM is compiled for this variant (AVX-512 + VNNI + AMX-INT8, chosen at run time
+// when the CPU and the OS allow AMX): the VNNI variant with tile multiplies for row blocks.
+#define PT_ISA_NS avx512amx
+#include "cpu/vec_avx512.h"
+namespace pt::kernels::avx512amx {
+using Vec = avx512::Vec;
+using VecS8 = avx512::VecS8Vnni;
+}  // namespace pt::kernels::avx512amx
+#elif defined(PT_ISA_AVX512) && defined(PT_ISA_VNNI)
 // Only the int8 GEMM is compiled for this variant (AVX-512 + VNNI, chosen at run time when the
 // CPU has VNNI); it is the AVX-512 mappings with the VNNI int8 dot product.
 #define PT_ISA_NS avx512vnni

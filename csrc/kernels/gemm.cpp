@@ -83,19 +83,11 @@ struct WeightReads {
   static constexpr int64_t prefetch_ahead = P == WeightPath::memory ? 12 : 36;  // per stream
 };
 
-// An output at least this large cannot stay in this core's caches until it is read: its
-// finished tiles are streamed to memory instead of being stored, which saves reading every line
-// of c in before overwriting it (measured: MiniLM B=32 T=128, whose GEMM outputs are 6-25 MiB,
-// faster in most interleaved A/B pairs, by up to ~10%; the loop alone runs at 88-92% of the FMA
-// peak when c is never written, ~75% when it goes to fresh memory). Smaller outputs stay cached
-// for the op that reads them next.
-constexpr int64_t kStreamOutputBytes = 4 << 20;
-
 struct Epilogue {
   const float* bias;      // at column 0 of this tile, or null
   const float* residual;  // at (row 0, column 0) of this tile, or null
   int64_t ld_residual;
-  bool stream;            // write c past the caches (see kStreamOutputBytes)
+  bool stream;            // write c past the caches (see streams_output)
 };
 
 // The micro-kernel, in two halves that meet in a tile of MR x NV registers (stored to the stack
@@ -231,7 +223,7 @@ struct Problem {
   float* c;
   int64_t ldc, m, n, k;
   int64_t kc_max;  // depth block
-  bool stream;     // see kStreamOutputBytes
+  bool stream;     // see streams_output
 };
 
 // c[row0 : row0 + mc, panels [panel_begin, panel_end)] over the whole depth. `a_shared` is
@@ -337,7 +329,7 @@ void gemm(const float* a, int64_t lda, const float* packed_w, const float* bias,
   // the whole depth at once: then each thread's share of the weight is one sequential stream
   // (panel after panel, each [K][NR] contiguous), which the prefetchers follow best.
   const int64_t k_blocks = k > 0 && m > MR ? (k + KC - 1) / KC : 1;
-  const bool stream = m * n * static_cast<int64_t>(sizeof(float)) >= kStreamOutputBytes;
+  const bool stream = streams_output(m, n);
   const Problem problem{a, lda, packed_w, bias, residual, ld_residual, c, ldc, m, n, k,
                         (k + k_blocks - 1) / k_blocks, stream};
   with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem); });

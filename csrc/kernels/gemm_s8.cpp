@@ -15,6 +15,10 @@
 // 128 sum_k w, so the packed weight carries comp[n] = 128 * sum_k wq[n, k] after its panels,
 // subtracted from the accumulators before anything else.
 //
+// The AMX variant (Sapphire Rapids and later) is the VNNI one whose row blocks go through the
+// tile unit instead, when K is a multiple of 64 and there are at least 16 rows (see "AMX" below);
+// decode steps keep the VNNI micro-kernel. Both read the same packed weights.
+//
 // Threads: (row block, panel slice) tasks as in the fp32 GEMM. A task that owns whole row blocks
 // quantizes and packs its rows itself, just before using them (packed `a` for all M rows would
 // be evicted from L2 before its turn); for one row block (decode, short prompts) the rows are
@@ -22,8 +26,13 @@
 // is streamed from memory once per call.
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <utility>
+
+#if defined(PT_ISA_AMX)
+#include <immintrin.h>
+#endif
 
 #include "cpu/threading.h"
 #include "kernels/activation_math.h"
@@ -60,6 +69,7 @@ struct Epilogue {
   const float* residual;  // at (row 0, column 0), or null
   int64_t ld_residual;
   int32_t* acc_out;       // at (row 0, column 0): write accumulators instead of c (test hook)
+  bool stream;            // write c past the caches (streams_output)
 };
 
 // The micro-kernel, in two halves that meet in a tile of MR x NV int32 registers (stored to the
@@ -128,7 +138,11 @@ void write_tile(const Tile& tile, float* c, int64_t ldc, int n_valid, const Epil
       if (ep.bias) v = V::add(v, V::load_partial(ep.bias + col, n));
       v = activate<A>(v);
       if (ep.residual) v = V::add(v, V::load_partial(ep.residual + r * ep.ld_residual + col, n));
-      V::store_partial(c + r * ldc + col, v, n);
+      float* dst = c + r * ldc + col;
+      if (ep.stream && n == W && reinterpret_cast<uintptr_t>(dst) % sizeof(reg) == 0)
+        V::stream(dst, v);
+      else
+        V::store_partial(dst, v, n);
     }
   }
 }
@@ -204,7 +218,20 @@ struct Problem {
   float* c;
   int32_t* acc_out;
   int64_t ldc, m, n, k;
+  bool stream;  // streams_output(m, n)
 };
+
+// The epilogue of the tile whose top-left element is c[row, col0].
+Epilogue epilogue_at(const Problem& g, int64_t row, int64_t col0) {
+  return {g.a_scale + row,
+          g.w_scale + col0,
+          g.comp + col0,
+          g.bias ? g.bias + col0 : nullptr,
+          g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
+          g.ld_residual,
+          g.acc_out ? g.acc_out + row * g.ldc + col0 : nullptr,
+          g.stream};
+}
 
 // c[row0 : row0 + mc, panels [panel_begin, panel_end)]. `a_shared` is null (quantize and pack
 // the rows here, into this thread's scratch, while they are in cache for the panels below) or
@@ -228,13 +255,7 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
       const int64_t col0 = panel * NR;
       const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
       const int8_t* w = g.packed_w + panel * kq * NR * 4;
-      const Epilogue ep{g.a_scale + row,
-                        g.w_scale + col0,
-                        g.comp + col0,
-                        g.bias ? g.bias + col0 : nullptr,
-                        g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
-                        g.ld_residual,
-                        g.acc_out ? g.acc_out + row * g.ldc + col0 : nullptr};
+      const Epilogue ep = epilogue_at(g, row, col0);
       constexpr auto all_rows = std::make_integer_sequence<int, MR>{};
       const auto multiply = g.m <= MC ? multiply_for_rows<4>(rows, all_rows)
                                       : multiply_for_rows<1>(rows, all_rows);
@@ -244,7 +265,106 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                                              g.ldc, n_valid, ep);
     }
   }
+  if (g.stream) V::stream_fence();
 }
+
+#if defined(PT_ISA_AMX)
+// AMX. Eight tile registers of up to 16 rows x 64 bytes; tdpbusd multiplies a tile of 16 rows x
+// 64 u8 depths by one of 16 depth quads x 16 columns (s8, 4 depths per 32-bit lane: exactly the
+// layout of 16 columns of a packed panel, whose quad rows lie NR * 4 bytes apart) into a 16 x 16
+// int32 tile: 16384 multiply-adds per instruction, 256 times vpdpbusd's. The activations go
+// into tiles as rows, so a row block is quantized row-major (q + 128, as for VNNI: the same
+// compensation applies) instead of in micro-panels. Per 64 depths of a 16 x 48 block of c:
+// one activation tile, the panel's three 16-column tiles, three tdpbusd into three accumulator
+// tiles; the accumulators then go through the VNNI epilogue (write_tile), MR rows at a time.
+constexpr int kTileRows = 16;   // rows of an activation or accumulator tile
+constexpr int kTileDepth = 64;  // depths of an activation tile row (16 quads)
+static_assert(NR == 3 * W, "a panel is three 16-column tiles");
+
+// Tile shapes: 0-2 accumulators (16 rows x 16 int32), 3 activations (16 rows x 64 u8), 4-6 the
+// panel's column groups (16 quads x 16 columns x 4 s8). Loaded by each thread before its tile
+// multiplies (ldtilecfg), released after.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+bool tiles_apply(const Problem& g) { return g.k % kTileDepth == 0 && g.m >= kTileRows; }
+
+// dst[r][0 : k] = quantize(a[r]) + 128 (u8) for rows [0, m); rows [m, padded_rows) hold q = 0:
+// a block's last tile may be partly filled, and its extra rows are read, never written out.
+void quantize_rows_for_tiles(const float* a, int64_t lda, int64_t m, int64_t padded_rows,
+                             int64_t k, uint8_t* dst, float* a_scale, bool parallel) {
+#pragma omp parallel for num_threads(num_threads()) if (parallel) schedule(static)
+  for (int64_t row = 0; row < m; ++row) {
+    int8_t* q = reinterpret_cast<int8_t*>(thread_scratch(2, (k + 3) / 4));
+    a_scale[row] = quantize_row(a + row * lda, k, q);
+    for (int64_t p = 0; p < k; ++p) dst[row * k + p] = static_cast<uint8_t>(q[p] ^ 0x80);
+  }
+  std::memset(dst + m * k, 0x80, static_cast<size_t>((padded_rows - m) * k));
+}
+
+// gemm_block through the tiles. `a_shared` is null (quantize this block's rows here) or holds
+// its rows, row-major, with at least a whole last tile of rows. Panels outermost: each panel
+// (K / 4 quads x 192 bytes) stays in L2 while every 16-row tile of the block goes past it.
+template <Activation A>
+void gemm_block_tiles(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
+                      int64_t panel_end, const uint8_t* a_shared) {
+  const uint8_t* a_rows = a_shared;
+  if (!a_rows) {
+    const int64_t padded = (mc + kTileRows - 1) / kTileRows * kTileRows;
+    uint8_t* own = reinterpret_cast<uint8_t*>(thread_scratch(1, (padded * g.k + 3) / 4));
+    quantize_rows_for_tiles(g.a + row0 * g.lda, g.lda, mc, padded, g.k, own, g.a_scale + row0,
+                            false);
+    a_rows = own;
+  }
+  TileConfig config;
+  for (int t = 0; t < 7; ++t) config.bytes_per_row[t] = 64, config.rows[t] = kTileRows;
+  _tile_loadconfig(&config);
+  const int64_t w_stride = NR * 4;  // bytes from one depth quad of a panel to the next
+  alignas(64) int32_t acc[kTileRows][NR];
+  constexpr auto all_rows = std::make_integer_sequence<int, MR>{};
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t col0 = panel * NR;
+    const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
+    const int8_t* w = g.packed_w + panel * (g.k / 4) * w_stride;
+    for (int64_t i0 = 0; i0 < mc; i0 += kTileRows) {
+      const uint8_t* a = a_rows + i0 * g.k;
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      for (int64_t d = 0; d < g.k; d += kTileDepth) {
+        const int8_t* wd = w + d / 4 * w_stride;
+        _tile_loadd(3, a + d, g.k);
+        _tile_loadd(4, wd, w_stride);
+        _tile_loadd(5, wd + 64, w_stride);
+        _tile_loadd(6, wd + 128, w_stride);
+        _tile_dpbusd(0, 3, 4);
+        _tile_dpbusd(1, 3, 5);
+        _tile_dpbusd(2, 3, 6);
+      }
+      _tile_stored(0, &acc[0][0], w_stride);
+      _tile_stored(1, &acc[0][W], w_stride);
+      _tile_stored(2, &acc[0][2 * W], w_stride);
+      for (int r0 = 0; r0 < kTileRows && i0 + r0 < mc; r0 += MR) {
+        const int rows = static_cast<int>(mc - i0 - r0 < MR ? mc - i0 - r0 : MR);
+        const int64_t row = row0 + i0 + r0;
+        Tile tile;
+        for (int r = 0; r < MR; ++r)
+          for (int j = 0; j < NV; ++j) tile[r][j] = S::load_partial(&acc[r0 + r][j * W], W);
+        const Epilogue ep = epilogue_at(g, row, col0);
+        write_tile_for_rows<A>(rows, all_rows)(tile, g.c ? g.c + row * g.ldc + col0 : nullptr,
+                                               g.ldc, n_valid, ep);
+      }
+    }
+  }
+  _tile_release();
+  if (g.stream) V::stream_fence();
+}
+#endif
 
 template <Activation A>
 void gemm_impl(const Problem& g) {
@@ -254,18 +374,42 @@ void gemm_impl(const Problem& g) {
   const GemmTasks plan = plan_gemm_tasks(g.m, panels, MC, MR, threads);
   // Rows that several tasks read (see plan_gemm_tasks): quantize them once, in parallel, and
   // share them.
+#if defined(PT_ISA_AMX)
+  const bool tiles = tiles_apply(g);
+#else
+  constexpr bool tiles = false;
+#endif
   const uint8_t* a_shared = nullptr;
-  if (plan.share_rows) {
+  const bool parallel_quantize = g.m * g.k >= (1 << 14);
+  if (plan.share_rows && tiles) {
+#if defined(PT_ISA_AMX)
+    // Row-major; a block starting at a row that is not a multiple of 16 can end its last tile
+    // up to 16 rows past the rounded-up count.
+    const int64_t padded = (g.m + kTileRows - 1) / kTileRows * kTileRows + kTileRows;
+    uint8_t* a_rows = reinterpret_cast<uint8_t*>(thread_scratch(1, (padded * g.k + 3) / 4));
+    quantize_rows_for_tiles(g.a, g.lda, g.m, padded, g.k, a_rows, g.a_scale, parallel_quantize);
+    a_shared = a_rows;
+#endif
+  } else if (plan.share_rows) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     uint8_t* a_packed =
         reinterpret_cast<uint8_t*>(thread_scratch(1, (m_padded * quads(g.k) * AQ + 3) / 4));
-    quantize_pack_a(g.a, g.lda, g.m, g.k, a_packed, g.a_scale, g.m * g.k >= (1 << 14));
+    quantize_pack_a(g.a, g.lda, g.m, g.k, a_packed, g.a_scale, parallel_quantize);
     a_shared = a_packed;
   }
+  // A block's rows start at row0 * K bytes in either layout: row-major for the tiles (K is a
+  // multiple of 64), and for the micro-panels because row0 is a multiple of MR.
   for_each_gemm_task(plan, g.m, panels, threads,
                      [&](int64_t row0, int64_t rows, int64_t panel_begin, int64_t panel_end) {
-                       gemm_block<A>(g, row0, rows, panel_begin, panel_end,
-                                     a_shared ? a_shared + row0 * quads(g.k) * AQ : nullptr);
+                       const uint8_t* shared_rows =
+                           a_shared ? a_shared + row0 * quads(g.k) * AQ : nullptr;
+#if defined(PT_ISA_AMX)
+                       if (tiles) {
+                         gemm_block_tiles<A>(g, row0, rows, panel_begin, panel_end, shared_rows);
+                         return;
+                       }
+#endif
+                       gemm_block<A>(g, row0, rows, panel_begin, panel_end, shared_rows);
                      });
 }
 
@@ -304,8 +448,10 @@ void gemm_s8(const float* a, int64_t lda, const void* packed_w, const float* w_s
   const int8_t* w = static_cast<const int8_t*>(packed_w);
   const int32_t* comp = reinterpret_cast<const int32_t*>(w + panels * NR * quads(k) * 4);
   // The row scales live in the calling thread's scratch (slot 3); tasks fill disjoint rows.
-  const Problem problem{a, lda, thread_scratch(3, m), w, comp, w_scale, bias, residual,
-                        ld_residual, c, acc_out, ldc, m, n, k};
+  const Problem problem{a,        lda,         thread_scratch(3, m), w,  comp,
+                        w_scale,  bias,        residual,             ld_residual, c,
+                        acc_out,  ldc,         m,                    n,  k,
+                        c && streams_output(m, n)};
   with_activation(act, [&](auto a_tag) { gemm_impl<decltype(a_tag)::value>(problem); });
 }
 
@@ -325,7 +471,9 @@ namespace pt {
 const GemmS8Kernels& PT_S8_CONCAT(gemm_s8_kernels_, PT_ISA_NS)() {
   namespace k = kernels::PT_ISA_NS;
   static const GemmS8Kernels table{
-#if defined(PT_ISA_VNNI)
+#if defined(PT_ISA_AMX)
+      "avx512_amx",
+#elif defined(PT_ISA_VNNI)
       "avx512_vnni",
 #elif defined(PT_ISA_AVX512)
       "avx512bw",

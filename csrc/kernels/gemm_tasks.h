@@ -90,6 +90,18 @@ void for_each_gemm_task(const GemmTasks& plan, int64_t m, int64_t panels, int th
   }
 }
 
+// Whether a float32 output c [m, n] is streamed to memory: one this large cannot stay in this
+// core's caches until it is read, so its finished tiles are written past the caches, which
+// saves reading every line of c in before overwriting it. Smaller outputs stay cached for the
+// op that reads them next. Measured, float32: MiniLM B=32 T=128, whose GEMM outputs are 6-25
+// MiB, faster in most interleaved A/B pairs, by up to ~10% (the loop alone runs at 88-92% of the
+// FMA peak when c is never written, ~75% when it goes to fresh memory). int8 (AMX), paired, in
+// one process: MiniLM B=32 T=128 1.13x at 1 thread and 1.16x at 2.
+inline bool streams_output(int64_t m, int64_t n) {
+  constexpr int64_t kStreamOutputBytes = 4 << 20;
+  return m * n * static_cast<int64_t>(sizeof(float)) >= kStreamOutputBytes;
+}
+
 // Runs step(p) for every p in [0, depth): as Streams interleaved ranges of depth / Streams
 // steps (step(p), step(p + range), ... in turn), then the remainder in order. A micro-kernel
 // that sums every step into the same accumulators gets the same sum in another order, while

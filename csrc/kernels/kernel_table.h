@@ -90,7 +90,7 @@ using GemmS8Fn = void(const float* a, int64_t lda, const void* packed_w, const f
 using QuantizeRowsFn = void(const float* x, int64_t rows, int64_t k, int8_t* q, float* scales);
 
 struct GemmS8Kernels {
-  const char* name;  // "avx512_vnni", "avx512bw", "avx2", "scalar"
+  const char* name;  // "avx512_amx", "avx512_vnni", "avx512bw", "avx2", "scalar"
   GemmS8PackedSizeFn* packed_size;
   GemmS8PackFn* pack;
   GemmS8Fn* gemm;
@@ -101,6 +101,8 @@ const GemmS8Kernels& gemm_s8_kernels_scalar();
 const GemmS8Kernels& gemm_s8_kernels_avx2();
 const GemmS8Kernels& gemm_s8_kernels_avx512();
 const GemmS8Kernels& gemm_s8_kernels_avx512vnni();
+// Defined only in builds whose compiler has AMX (PT_HAVE_AMX); called only there.
+const GemmS8Kernels& gemm_s8_kernels_avx512amx();
 
 const KernelTable& kernel_table_scalar();
 const KernelTable& kernel_table_avx2();

@@ -104,6 +104,15 @@ class NumpyEngine:
         return lambda: models.transformer_base_forward(self.ref, tensors, src, tgt, src_padding)
 
 
+def _prefill_call(model, ids):
+    """Generation's first step on our GPT-2: a fresh KV cache filled with the prompt, logits of
+    the last position only."""
+    def call():
+        cache = model.start(ids.shape[0], ids.shape[1] + 1)
+        return model.step(ids, cache)[:, -1]
+    return call
+
+
 class PytransformerEngine:
     """Ours: pytransformer.ops, with weights prepacked (ops.Linear) outside the timed call."""
 
@@ -170,14 +179,7 @@ class PytransformerEngine:
                                       num_beams=1, eos_token_id=[])[:, ids.shape[1]:]
 
     def prefill_gpt2(self, ids):
-        model = self.pt.load(peers.gpt2_path())
-
-        def call():
-            # Generation's first step: a fresh KV cache filled with the prompt, logits of the
-            # last position only.
-            cache = model.start(ids.shape[0], ids.shape[1] + 1)
-            return model.step(ids, cache)[:, -1]
-        return call
+        return _prefill_call(self.pt.load(peers.gpt2_path()), ids)
 
 
 class PytransformerInt8Engine:
@@ -201,6 +203,9 @@ class PytransformerInt8Engine:
         model = self.pt.load(peers.gpt2_path(), compute_type="int8")
         return lambda: model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False,
                                       num_beams=1, eos_token_id=[])[:, ids.shape[1]:]
+
+    def prefill_gpt2(self, ids):
+        return _prefill_call(self.pt.load(peers.gpt2_path(), compute_type="int8"), ids)
 
 
 class TorchEngine:
