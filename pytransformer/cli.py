@@ -228,6 +228,8 @@ def _info(args) -> int:
     print(f"pytransformer   {pytransformer.__version__} ({pytransformer.__file__})")
     print(f"isa             {pytransformer.cpu_isa()}")
     print(f"supported isas  {', '.join(pytransformer.supported_isas())}")
+    print(f"int8 kernel     {pytransformer._core.int8_kernel()} "
+          f"(supported: {', '.join(pytransformer._core.supported_int8_kernels())})")
     print(f"threads         {pytransformer.get_num_threads()}")
     print(f"cpu             {cpu_model()}")
     print(f"numpy           {numpy.__version__}")

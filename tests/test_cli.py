@@ -29,6 +29,7 @@ def test_info_prints_the_isa():
     assert f"isa             {pytransformer.cpu_isa()}" in result.stdout
     assert pytransformer.__version__ in result.stdout
     assert "supported isas" in result.stdout and "threads" in result.stdout
+    assert f"int8 kernel     {pytransformer._core.int8_kernel()}" in result.stdout
 
 
 def test_no_command_prints_help():
