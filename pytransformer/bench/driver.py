@@ -4,8 +4,8 @@ between engines, every raw timing kept.
 Method (the project's rules, see bench/README.md): each engine runs in its own process, so the
 thread pools of different runtimes (our OpenMP, NumPy's OpenBLAS) never share one; each worker
 builds the same seeded inputs once and warms up; then, round after round, the driver asks every
-engine in turn to time the same case (round r: engine A case c, engine B case c, ... with the
-engine order rotated each round) and the report takes medians over rounds, never one time.
+engine in turn to time the same case (round r: engine A case c, engine B case c, ... in an order
+that changes each round, see ``engine_order``) and the report takes medians over rounds, never one time.
 Before any worker starts and after they all stop, the machine's peaks are measured in a
 process of their own (``machine.py``), for the report's %peak figures.
 """
@@ -150,14 +150,34 @@ def _timed(setups: dict, key: str, case: str) -> bool:
     return bool(setup.get("supported")) and "error" not in setup
 
 
+def engine_order(engines: List[str], r: int) -> List[str]:
+    """The engines in the order round r times them: row r of a Williams design. Over len(engines)
+    rounds (twice that for an odd count) every engine takes every position equally often and
+    follows every other engine equally often, so whatever one engine leaves behind (a pool still
+    spinning, caches) lands on each of the others alike; a plain rotation kept the neighbours
+    fixed (every round, the same engine ran right after the same one)."""
+    n = len(engines)
+    first = [0]  # 0, 1, n - 1, 2, n - 2, ...: the steps between neighbours are all different
+    low, high = 1, n - 1
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    row = [(i + r) % n for i in first]
+    if n % 2 and (r // n) % 2:  # odd counts need the mirrored square as well
+        row.reverse()
+    return [engines[i] for i in row]
+
+
 def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict]:
     per_round = sum(_timed(setups, w.key, c.name) for w in workers.values() for c in config.cases)
     progress = Progress(config.rounds * per_round, log)
     timings = []
     try:
         for r in range(config.rounds):
-            shift = r % len(config.engines)
-            order = config.engines[shift:] + config.engines[:shift]
+            order = engine_order(config.engines, r)
             for case in config.cases:
                 for threads in config.threads:
                     for position, name in enumerate(order):
