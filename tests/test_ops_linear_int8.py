@@ -119,7 +119,8 @@ def test_linear_int8_dequantization_exact_from_accumulators(rng):
 
 def test_linear_int8_follows_forced_isa(isa):
     layer = ops.LinearInt8(np.ones((3, 4), np.float32))
-    expected = {"avx512": ("avx512_amx", "avx512_vnni", "avx512bw"), "avx2": ("avx2",), "scalar": ("scalar",)}
+    expected = {"avx512": ("avx512_amx", "avx512_vnni", "avx512bw"), "avx2": ("avx2",),
+                "scalar": ("scalar",)}
     assert layer.kernel in expected[isa]
     np.testing.assert_allclose(layer(np.ones((2, 4), np.float32)), 4.0, rtol=1e-6)
 

@@ -140,7 +140,8 @@ const GemmS8Kernels& int8_kernels(const std::string& name) {
     supported = true;
   } else {
     throw std::invalid_argument("unknown int8 kernel '" + name +
-                                "': expected one of 'avx512_amx', 'avx512_vnni', 'avx512bw', 'avx2', 'scalar'");
+                                "': expected one of 'avx512_amx', 'avx512_vnni', 'avx512bw', "
+                                "'avx2', 'scalar'");
   }
   if (!supported) {
     std::string have;

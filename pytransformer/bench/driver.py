@@ -5,7 +5,8 @@ Method (the project's rules, see bench/README.md): each engine runs in its own p
 thread pools of different runtimes (our OpenMP, NumPy's OpenBLAS) never share one; each worker
 builds the same seeded inputs once and warms up; then, round after round, the driver asks every
 engine in turn to time the same case (round r: engine A case c, engine B case c, ... in an order
-that changes each round, see ``engine_order``) and the report takes medians over rounds, never one time.
+that changes each round, see ``engine_order``) and the report takes medians over rounds, never
+one time.
 Before any worker starts and after they all stop, the machine's peaks are measured in a
 process of their own (``machine.py``), for the report's %peak figures.
 """
