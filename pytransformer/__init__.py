@@ -7,6 +7,9 @@ Python face of it: :mod:`pytransformer.ops` (the functional API), :mod:`pytransf
 
 Environment variables read at import:
   PYTRANSFORMER_ISA   force "avx512", "avx2" or "scalar" (an ISA the CPU lacks is an ImportError)
+  PYTRANSFORMER_INT8_KERNEL
+                      force an int8 GEMM variant, e.g. "avx512_vnni" where the AMX one is not
+                      wanted (one of _core.supported_int8_kernels(); others: ImportError)
   OMP_NUM_THREADS     default thread count (see set_num_threads)
 """
 
@@ -28,6 +31,19 @@ def _apply_isa_from_environment() -> None:
 
 
 _apply_isa_from_environment()
+
+
+def _apply_int8_kernel_from_environment() -> None:
+    requested = _os.environ.get("PYTRANSFORMER_INT8_KERNEL", "").strip().lower()
+    if not requested:
+        return
+    try:
+        _core.set_int8_kernel(requested)
+    except (ValueError, RuntimeError) as error:
+        raise ImportError(f"PYTRANSFORMER_INT8_KERNEL={requested!r}: {error}") from None
+
+
+_apply_int8_kernel_from_environment()
 
 
 def cpu_isa() -> str:

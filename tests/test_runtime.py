@@ -41,7 +41,8 @@ def test_set_isa_switches_and_rejects_unknown(isa):
 
 def run_import(expression, **env):
     """A fresh interpreter, in the repository root so it imports this same package."""
-    full_env = {k: v for k, v in os.environ.items() if k != "PYTRANSFORMER_ISA"}
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("PYTRANSFORMER_ISA", "PYTRANSFORMER_INT8_KERNEL")}
     full_env.update(env)
     return subprocess.run([sys.executable, "-c", f"import pytransformer; print({expression})"],
                           cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=120)
@@ -65,6 +66,41 @@ def test_isa_environment_override_rejects_unknown(name):
     assert result.returncode != 0
     assert "ImportError" in result.stderr
     assert "PYTRANSFORMER_ISA" in result.stderr
+
+
+@pytest.mark.parametrize("kernel", _core.supported_int8_kernels())
+def test_set_int8_kernel_picks_the_variant_of_new_int8_layers(kernel, rng):
+    default = _core.int8_kernel()
+    w = rng.standard_normal((40, 64)).astype(np.float32)
+    x = rng.standard_normal((20, 64)).astype(np.float32)
+    try:
+        _core.set_int8_kernel(kernel)
+        assert _core.int8_kernel() == kernel
+        layer = ops.LinearInt8(w)
+        assert layer.kernel == kernel
+        np.testing.assert_array_equal(layer.accumulators(x),
+                                      ops.LinearInt8(w, kernel="scalar").accumulators(x))
+    finally:
+        _core.set_int8_kernel(None)
+    assert _core.int8_kernel() == default
+    assert layer.kernel == kernel  # a layer keeps the variant it was packed for
+
+
+def test_set_int8_kernel_rejects_unknown_names():
+    with pytest.raises(ValueError, match="avx512_vnni"):
+        _core.set_int8_kernel("neon")
+    assert _core.int8_kernel() in _core.supported_int8_kernels()
+
+
+def test_int8_kernel_environment_override():
+    kernels = _core.supported_int8_kernels()
+    wanted = kernels[-2] if len(kernels) > 1 else kernels[0]  # not the default, given a choice
+    result = run_import("pytransformer._core.int8_kernel()", PYTRANSFORMER_INT8_KERNEL=wanted)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == wanted
+    bogus = run_import("pytransformer._core.int8_kernel()", PYTRANSFORMER_INT8_KERNEL="bogus")
+    assert bogus.returncode != 0
+    assert "ImportError" in bogus.stderr and "PYTRANSFORMER_INT8_KERNEL" in bogus.stderr
 
 
 def test_isa_environment_override_rejects_unsupported():

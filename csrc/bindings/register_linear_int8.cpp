@@ -21,8 +21,13 @@ const GemmS8Kernels* kernels_named(const std::optional<std::string>& name) {
 void register_linear_int8(py::module_& m) {
   m.def("supported_int8_kernels", &supported_int8_kernels,
         "int8 GEMM variants this CPU can run, best first");
+  m.def(
+      "set_int8_kernel",
+      [](const std::optional<std::string>& name) { set_int8_kernel(name.value_or("")); },
+      py::arg("name"),
+      "the int8 GEMM variant new int8 layers use (None: the active ISA's best again)");
   m.def("int8_kernel", [] { return std::string(int8_kernels().name); },
-        "the int8 GEMM variant of the active ISA");
+        "the int8 GEMM variant new int8 layers use");
   m.def(
       "quantize_rows",
       [](const py::array& x, const std::optional<std::string>& kernel) {

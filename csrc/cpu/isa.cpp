@@ -106,7 +106,15 @@ std::vector<std::string> supported_int8_kernels() {
   return names;
 }
 
+// The int8 variant set_int8_kernel chose, or null: the active ISA's best.
+std::atomic<const GemmS8Kernels*>& chosen_int8_kernels() {
+  static std::atomic<const GemmS8Kernels*> chosen{nullptr};
+  return chosen;
+}
+
 const GemmS8Kernels& int8_kernels() {
+  if (const GemmS8Kernels* chosen = chosen_int8_kernels().load(std::memory_order_relaxed))
+    return *chosen;
   const KernelTable* table = &kernels();
   if (table == &kernel_table_avx512()) {
 #if defined(PT_HAVE_AMX)
@@ -150,6 +158,11 @@ const GemmS8Kernels& int8_kernels(const std::string& name) {
                              have + ")");
   }
   return *found;
+}
+
+void set_int8_kernel(const std::string& name) {
+  chosen_int8_kernels().store(name.empty() ? nullptr : &int8_kernels(name),
+                              std::memory_order_relaxed);
 }
 
 }  // namespace pt

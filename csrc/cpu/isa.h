@@ -22,9 +22,14 @@ void set_isa(const std::string& name);
 // "avx2", "scalar").
 std::vector<std::string> supported_int8_kernels();
 
-// The int8 GEMM of the active ISA: for "avx512", the AMX variant when the CPU and the OS allow
-// AMX, else the VNNI variant when the CPU has VNNI.
+// The int8 GEMM new int8 layers use: the one set_int8_kernel chose, else the active ISA's: for
+// "avx512", the AMX variant when the CPU and the OS allow AMX, else the VNNI variant when the
+// CPU has VNNI.
 const GemmS8Kernels& int8_kernels();
+
+// Makes int8_kernels() return the named variant (throws as int8_kernels(name) does), or, for an
+// empty name, the active ISA's again. Layers built before keep the variant they packed for.
+void set_int8_kernel(const std::string& name);
 
 // A named int8 variant (tests run each one); throws as set_isa does.
 const GemmS8Kernels& int8_kernels(const std::string& name);
