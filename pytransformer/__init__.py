@@ -20,30 +20,18 @@ from . import _core
 __version__ = "0.1.0"
 
 
-def _apply_isa_from_environment() -> None:
-    requested = _os.environ.get("PYTRANSFORMER_ISA", "").strip().lower()
+def _apply_from_environment(variable: str, setter) -> None:
+    requested = _os.environ.get(variable, "").strip().lower()
     if not requested:
         return
     try:
-        _core.set_isa(requested)
+        setter(requested)
     except (ValueError, RuntimeError) as error:
-        raise ImportError(f"PYTRANSFORMER_ISA={requested!r}: {error}") from None
+        raise ImportError(f"{variable}={requested!r}: {error}") from None
 
 
-_apply_isa_from_environment()
-
-
-def _apply_int8_kernel_from_environment() -> None:
-    requested = _os.environ.get("PYTRANSFORMER_INT8_KERNEL", "").strip().lower()
-    if not requested:
-        return
-    try:
-        _core.set_int8_kernel(requested)
-    except (ValueError, RuntimeError) as error:
-        raise ImportError(f"PYTRANSFORMER_INT8_KERNEL={requested!r}: {error}") from None
-
-
-_apply_int8_kernel_from_environment()
+_apply_from_environment("PYTRANSFORMER_ISA", _core.set_isa)
+_apply_from_environment("PYTRANSFORMER_INT8_KERNEL", _core.set_int8_kernel)
 
 
 def cpu_isa() -> str:
