@@ -300,9 +300,9 @@ void quantize_rows_for_tiles(const float* a, int64_t lda, int64_t m, int64_t pad
                              int64_t k, uint8_t* dst, float* a_scale, bool parallel) {
 #pragma omp parallel for num_threads(num_threads()) if (parallel) schedule(static)
   for (int64_t row = 0; row < m; ++row) {
-    int8_t* q = reinterpret_cast<int8_t*>(thread_scratch(2, (k + 3) / 4));
-    a_scale[row] = quantize_row(a + row * lda, k, q);
-    for (int64_t p = 0; p < k; ++p) dst[row * k + p] = static_cast<uint8_t>(q[p] ^ 0x80);
+    uint8_t* q = dst + row * k;  // k is a multiple of 64: quantize_row writes k bytes exactly
+    a_scale[row] = quantize_row(a + row * lda, k, reinterpret_cast<int8_t*>(q));
+    for (int64_t p = 0; p < k; ++p) q[p] ^= 0x80;
   }
   std::memset(dst + m * k, 0x80, static_cast<size_t>((padded_rows - m) * k));
 }

@@ -12,8 +12,8 @@ from ..backends import CPU
 from ..config import ModelConfig
 from ..weights import Tensors
 from .embeddings import Embeddings
-from .layers import (Attention, FeedForward, Linear, Norm, relative_bias, release_pages,
-                     shared_bias, whole_layer)
+from .layers import (FUSED_ACTIVATIONS, Attention, FeedForward, Linear, Norm, relative_bias,
+                     release_pages, shared_bias, whole_layer)
 
 
 class EncoderLayer:
@@ -142,9 +142,8 @@ class ClassificationHead:
     row per sequence, so it runs on the CPU whatever the model's backend (tanh in NumPy)."""
 
     def __init__(self, config: ModelConfig, tensors: Tensors):
-        fused = {"relu": _core.Activation.relu, "gelu": _core.Activation.gelu}
-        self.dense = Linear(tensors, "classifier.dense",
-                            fused.get(config.classifier_activation, _core.Activation.none))
+        fused = FUSED_ACTIVATIONS.get(config.classifier_activation, _core.Activation.none)
+        self.dense = Linear(tensors, "classifier.dense", fused)
         self.tanh = config.classifier_activation == "tanh"
         self.out = Linear(tensors, "classifier.out")
 

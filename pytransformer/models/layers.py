@@ -18,8 +18,11 @@ from ..backends import CPU
 from ..config import GATED_ACTIVATIONS, ModelConfig
 from ..weights import Tensors
 
-_ACTIVATIONS = {name: getattr(_core.Activation, name) for name in ("relu", "gelu", "gelu_tanh", "silu")}
-_ACTIVATIONS.update({name: _ACTIVATIONS[gate] for name, gate in GATED_ACTIVATIONS.items()})
+# A config's activation name -> the one its GEMM epilogue applies (a gated one's gate's).
+FUSED_ACTIVATIONS = {name: getattr(_core.Activation, name)
+                     for name in ("relu", "gelu", "gelu_tanh", "silu")}
+FUSED_ACTIVATIONS.update(
+    {name: FUSED_ACTIVATIONS[gate] for name, gate in GATED_ACTIVATIONS.items()})
 
 
 def _optional(tensors: Tensors, name: str) -> Optional[np.ndarray]:
@@ -166,7 +169,7 @@ class FeedForward:
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str, backend=CPU):
         self.backend = backend
         self.gated = config.activation in GATED_ACTIVATIONS
-        self.activation = _ACTIVATIONS[config.activation]  # of up, or of the gate when gated
+        self.activation = FUSED_ACTIVATIONS[config.activation]  # of up, or of the gate when gated
         if self.gated:
             self.gate = Linear(tensors, name + ".gate", backend=backend)
             self.up = Linear(tensors, name + ".up", backend=backend)
