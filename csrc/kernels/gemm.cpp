@@ -73,6 +73,15 @@ constexpr int64_t MC = MR * 32;
 // paired runs on Emerald Rapids: M = 16 +15-25%, M = 8 and 12 +2-23%, M = 1 within +-3%;
 // M = 128 and 512 within +-6%; M = 4096 2-9% slower, hence one stream when panels are cached.
 // The L2 form for decode streamed 8-13% more GB/s than the L1 form at M = 1.
+// A decode step of 5-12 rows streams ~10-15% fewer GB/s than one of 1 row (2 threads, 768 x 2304
+// and 3072 x 768 weights from memory: 21-25 against 24-28 GB/s). Tried against the 4 prefetched
+// streams in a standalone copy of this loop, alternating in one process, M = 8, and none clearly
+// faster: prefetch 18 or 72 steps ahead (0.95-1.05x), into L1 (1.02-1.06x; GPT-2 greedy B=8 1.00x),
+// non-temporal (0.5x), one prefetch per 128-byte pair (0.88x), 8 or 16 streams without prefetch
+// (0.92-0.96x), the 8 broadcasts taken from one vector load by permutes (0.98-1.01x), 2 passes of 4
+// rows (the second from L2: 0.75-0.81x), a load or a prefetch of every 4 KiB page of the next panel
+// first (0.93-0.99x). M = 4 without prefetch runs like M = 8 there, so what costs is the work per
+// byte in the loop, not the prefetching.
 enum class WeightPath { cached, memory, decode };
 
 template <WeightPath P, int M>
