@@ -96,7 +96,7 @@ void multiply(int64_t kq, const uint8_t* a, const int8_t* w, Tile& tile) {
   // the rule is by micro-panel rows, so it also covers a prompt block's last 1 or 2 rows, whose
   // pass reads a panel the block's first micro-panel has already brought into L2.
   constexpr bool prefetch = M > 2;
-  auto depth_step = [&](int64_t p) __attribute__((always_inline)) {
+  auto depth_step = [&](int64_t p, int64_t) __attribute__((always_inline)) {
 #pragma GCC unroll 4
     for (int line = 0; line < (prefetch ? (NR * 4 + 63) / 64 : 0); ++line)
       V::prefetch(reinterpret_cast<const float*>(w + (p + PREFETCH_AHEAD) * NR * 4 + line * 64));

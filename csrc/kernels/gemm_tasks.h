@@ -102,8 +102,9 @@ inline bool streams_output(int64_t m, int64_t n) {
   return m * n * static_cast<int64_t>(sizeof(float)) >= kStreamOutputBytes;
 }
 
-// Runs step(p) for every p in [0, depth): as Streams interleaved ranges of depth / Streams
-// steps (step(p), step(p + range), ... in turn), then the remainder in order. A micro-kernel
+// Runs step(p, into) for every p in [0, depth): as Streams interleaved ranges of depth / Streams
+// steps (step(p), step(p + range), ... in turn), then the remainder in order; `into` is how far
+// p lies into its range (the remainder counts as past the end: range and on). A micro-kernel
 // that sums every step into the same accumulators gets the same sum in another order, while
 // reading its weight panel as Streams sequential streams: with more streams in flight the
 // prefetchers keep more of a memory-bound panel coming (see WeightPath in gemm.cpp).
@@ -112,8 +113,8 @@ __attribute__((always_inline)) inline void for_each_depth_step(int64_t depth, St
   const int64_t range = depth / Streams;
   for (int64_t p = 0; p < range; ++p)
 #pragma GCC unroll 4
-    for (int s = 0; s < Streams; ++s) step(p + s * range);
-  for (int64_t p = Streams * range; p < depth; ++p) step(p);
+    for (int s = 0; s < Streams; ++s) step(p + s * range, p);
+  for (int64_t p = Streams * range; p < depth; ++p) step(p, p - (Streams - 1) * range);
 }
 
 }  // namespace pt::kernels::PT_ISA_NS
