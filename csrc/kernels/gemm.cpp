@@ -80,8 +80,9 @@ constexpr int64_t MC = MR * 32;
 // non-temporal (0.5x), one prefetch per 128-byte pair (0.88x), 8 or 16 streams without prefetch
 // (0.92-0.96x), the 8 broadcasts taken from one vector load by permutes (0.98-1.01x), 2 passes of 4
 // rows (the second from L2: 0.75-0.81x), a load or a prefetch of every 4 KiB page of the next panel
-// first (0.93-0.99x). M = 4 without prefetch runs like M = 8 there, so what costs is the work per
-// byte in the loop, not the prefetching.
+// first (0.93-0.99x). M = 4 without prefetch runs like M = 8 there, so most of the gap is the
+// work per byte in the loop; the one prefetch change that gained is the streams' continuation
+// into the next panel (in multiply, 1.02-1.04x).
 enum class WeightPath { cached, memory, decode };
 
 template <WeightPath P, int M>
