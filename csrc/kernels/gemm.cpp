@@ -140,14 +140,14 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile, NextPanel 
         countdown = next.every;
       }
     }
-    const float* ahead = w + (p + Reads::prefetch_ahead) * NR;
     // Decode reads consecutive panels whole (one depth block: the next panel starts kc steps
     // on), so near the end of its range a stream prefetches the start of the same stream in the
-    // next panel, which would otherwise start cold (and the lines it prefetched instead, the
-    // next stream's first, that stream loads anyway). Paired, 2 threads: GPT-2's decode GEMVs
-    // at M = 6 1.04x, M = 8 1.02x; greedy B=6 1.04x [IQR 1.03-1.06], B=8 1.025x [1.00-1.05].
-    if (P == WeightPath::decode && into + Reads::prefetch_ahead >= range)
-      ahead += (kc - range) * NR;
+    // next panel, which would otherwise start cold. Paired, 2 threads: GPT-2's decode GEMVs at
+    // M = 6 1.04x, M = 8 1.02x; greedy B=6 1.04x [IQR 1.03-1.06], B=8 1.025x [1.00-1.05].
+    const int64_t ahead_step = P == WeightPath::decode
+                                   ? step_ahead_in_stream(p, into, range, kc, Reads::prefetch_ahead)
+                                   : p + Reads::prefetch_ahead;
+    const float* ahead = w + ahead_step * NR;
 #pragma GCC unroll 4
     for (int line = 0; line < (Reads::hardware_prefetch_only ? 0 : (NR + 15) / 16); ++line) {
       if (P == WeightPath::decode)
@@ -191,10 +191,7 @@ void write_tile(const Tile& tile, float* c, int64_t ldc, int n_valid, bool accum
         v = activate<A>(v);
         if (ep.residual) v = V::add(v, V::load_partial(ep.residual + r * ep.ld_residual + col, n));
       }
-      if (last && ep.stream && n == W && reinterpret_cast<uintptr_t>(dst) % sizeof(reg) == 0)
-        V::stream(dst, v);
-      else
-        V::store_partial(dst, v, n);
+      store_output(dst, v, n, last && ep.stream);
     }
   }
 }

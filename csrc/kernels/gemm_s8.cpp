@@ -102,8 +102,7 @@ void multiply(int64_t kq, const uint8_t* a, const int8_t* w, Tile& tile) {
   // greedy: B=4 1.03x [IQR 1.02-1.05], B=8 1.02-1.04x, B=1 (no prefetching) 1.00x.
   const int64_t range = kq / Streams;
   auto depth_step = [&](int64_t p, int64_t into) __attribute__((always_inline)) {
-    int64_t ahead = p + PREFETCH_AHEAD;
-    if (Streams > 1 && into + PREFETCH_AHEAD >= range) ahead += kq - range;
+    const int64_t ahead = step_ahead_in_stream(p, into, range, kq, PREFETCH_AHEAD);
 #pragma GCC unroll 4
     for (int line = 0; line < (prefetch ? (NR * 4 + 63) / 64 : 0); ++line)
       V::prefetch(reinterpret_cast<const float*>(w + ahead * NR * 4 + line * 64));
@@ -145,11 +144,7 @@ void write_tile(const Tile& tile, float* c, int64_t ldc, int n_valid, const Epil
       if (ep.bias) v = V::add(v, V::load_partial(ep.bias + col, n));
       v = activate<A>(v);
       if (ep.residual) v = V::add(v, V::load_partial(ep.residual + r * ep.ld_residual + col, n));
-      float* dst = c + r * ldc + col;
-      if (ep.stream && n == W && reinterpret_cast<uintptr_t>(dst) % sizeof(reg) == 0)
-        V::stream(dst, v);
-      else
-        V::store_partial(dst, v, n);
+      store_output(c + r * ldc + col, v, n, ep.stream);
     }
   }
 }

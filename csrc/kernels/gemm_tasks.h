@@ -102,6 +102,24 @@ inline bool streams_output(int64_t m, int64_t n) {
   return m * n * static_cast<int64_t>(sizeof(float)) >= kStreamOutputBytes;
 }
 
+// Stores n <= W floats of v at dst, past the caches (see streams_output) when `stream` and the
+// store is a whole, aligned vector. Both GEMMs write their outputs through it.
+inline void store_output(float* dst, Vec::reg v, int n, bool stream) {
+  if (stream && n == Vec::width && reinterpret_cast<uintptr_t>(dst) % sizeof(Vec::reg) == 0)
+    Vec::stream(dst, v);
+  else
+    Vec::store_partial(dst, v, n);
+}
+
+// The depth step `ahead` steps after p in p's own stream of for_each_depth_step (p lies `into`
+// steps into a range of `range`): past the range's end, the same stream of the next panel,
+// which starts `depth` steps on, rather than the next stream's first steps, which that stream
+// reads anyway. With one stream it is simply p + ahead.
+inline int64_t step_ahead_in_stream(int64_t p, int64_t into, int64_t range, int64_t depth,
+                                    int64_t ahead) {
+  return p + ahead + (into + ahead >= range ? depth - range : 0);
+}
+
 // Runs step(p, into) for every p in [0, depth): as Streams interleaved ranges of depth / Streams
 // steps (step(p), step(p + range), ... in turn), then the remainder in order; `into` is how far
 // p lies into its range (the remainder counts as past the end: range and on). A micro-kernel
