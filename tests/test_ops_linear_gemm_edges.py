@@ -82,3 +82,17 @@ def test_threads(isa, shape, threads):
         run_and_check(shape, "gelu", True, True, seed=2)
     finally:
         pytransformer.set_num_threads(previous)
+
+
+# A decode step (at most one register tile of rows: 12 with AVX-512, 6 with AVX2) reads its
+# rows where they lie, each row count its own instantiation of the micro-kernel. K = 771 leaves
+# a remainder past the interleaved depth streams; 2 threads slice the panels between them.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("m", range(1, 14))
+def test_decode_rows(isa, m, threads):
+    previous = pytransformer.get_num_threads()
+    pytransformer.set_num_threads(threads)
+    try:
+        run_and_check((m, 1000, 771), "gelu", True, True, seed=4)
+    finally:
+        pytransformer.set_num_threads(previous)

@@ -102,8 +102,8 @@ struct Epilogue {
 
 // The micro-kernel, in two halves that meet in a tile of MR x NV registers (stored to the stack
 // in between: up to 24 vector stores and loads per tile, against kc steps of ~45 instructions):
-//   multiply<P, M, AS>: acc [M rows][NR] = a_panel [kc][AS] @ w_panel [kc][NR] (AS = MR for a
-//                      packed micro-panel, 1 for a single row read in place);
+//   multiply<P, M, kInPlace>: acc [M rows][NR] = a_panel [kc][MR] @ w_panel [kc][NR], or with
+//                      kInPlace the M rows of a read where they lie, lda floats apart;
 //   write_tile<A, M>:  c[M x n_valid] (+)= acc, and on the last depth block the epilogue (bias,
 //                      activation, residual) on the registers before c is written.
 // Split so each is compiled once per (weight path, rows) and (activation, rows) rather than
@@ -120,8 +120,9 @@ struct NextPanel {
   int64_t every = 1;
 };
 
-template <WeightPath P, int M, int AS = MR, bool kPrefetchNext = false>
-void multiply(int64_t kc, const float* a, const float* w, Tile& tile, NextPanel next) {
+template <WeightPath P, int M, bool kInPlace = false, bool kPrefetchNext = false>
+void multiply(int64_t kc, const float* a, int64_t lda, const float* w, Tile& tile,
+              NextPanel next) {
   reg acc[M][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < M; ++r)
@@ -160,7 +161,7 @@ void multiply(int64_t kc, const float* a, const float* w, Tile& tile, NextPanel 
     for (int j = 0; j < NV; ++j) wv[j] = V::load(w + p * NR + j * W);
 #pragma GCC unroll 16
     for (int r = 0; r < M; ++r) {
-      const reg av = V::set1(a[p * AS + r]);
+      const reg av = V::set1(kInPlace ? a[r * lda + p] : a[p * MR + r]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[r][j] = V::fma(av, wv[j], acc[r][j]);
     }
@@ -196,19 +197,14 @@ void write_tile(const Tile& tile, float* c, int64_t ldc, int n_valid, bool accum
   }
 }
 
-using Multiply = void (*)(int64_t, const float*, const float*, Tile&, NextPanel);
+using Multiply = void (*)(int64_t, const float*, int64_t, const float*, Tile&, NextPanel);
 using WriteTile = void (*)(const Tile&, float*, int64_t, int, bool, bool, const Epilogue&);
 
-template <WeightPath P, bool kPrefetchNext = false, int... Ms>
+template <WeightPath P, bool kInPlace = false, bool kPrefetchNext = false, int... Ms>
 constexpr Multiply multiply_for_rows(int m, std::integer_sequence<int, Ms...>) {
-  constexpr Multiply table[] = {&multiply<P, Ms + 1, MR, kPrefetchNext>...};
+  constexpr Multiply table[] = {&multiply<P, Ms + 1, kInPlace, kPrefetchNext>...};
   return table[m - 1];
 }
-
-// A decode step of one row reads it in place: packed, it would be the same floats MR apart, and
-// the packing ran on one thread while the other waited (paired, 2 threads: GPT-2's decode
-// GEMVs at M = 1 1.05x, greedy B=1 1.02-1.03x).
-constexpr Multiply kOneRowInPlace = &multiply<WeightPath::decode, 1, 1>;
 
 template <Activation A, int... Ms>
 constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>) {
@@ -221,9 +217,9 @@ constexpr WriteTile write_tile_for_rows(int m, std::integer_sequence<int, Ms...>
 // loaded as row vectors and transposed in registers, so each store writes one depth step of the
 // micro-panel; only the last kc % W steps go element by element. (The element-by-element loop
 // it replaced was 2-6% of the encoder's time: one load and one store per float.) A group of at
-// most W / 4 rows (a decode step) still goes element by element: a W x W transpose costs 3-4 W
-// shuffles whatever the rows, about what the element loop spends on W / 4 rows (paired, GPT-2
-// greedy B=1: 1.03x).
+// most W / 4 rows (the short last micro-panel of some prompts) still goes element by element: a
+// W x W transpose costs 3-4 W shuffles whatever the rows, about what the element loop spends on
+// W / 4 rows (measured while decode steps were still packed: GPT-2 greedy B=1 1.03x).
 void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR) {
     const int64_t rows = mc - i0 < MR ? mc - i0 : MR;
@@ -246,6 +242,15 @@ void pack_a(const float* a, int64_t lda, int64_t mc, int64_t kc, float* dst) {
   }
 }
 
+// A decode step (at most MR rows, one row micro-panel) reads its rows where they lie, each a
+// sequential run of broadcasts, rather than packed: the packing ran on one thread while the
+// others waited (~8 us a call for 8 rows of 768-3072). Paired, 2 threads, GPT-2's 49 decode
+// GEMVs: M = 1 1.05x (when only M = 1 did), M = 2 1.02x, 4 1.03x, 6 1.04x, 8 1.01-1.02x, 12
+// 1.01x; greedy B=2 1.01x, B=4 1.04x, B=8 1.01x. Longer prompts keep packing: read in place,
+// MiniLM B=32 ran 0.98x (1 thread) and 0.94x (2), the broadcasts' addressing costing the
+// compute-bound loop more than the packing.
+bool rows_in_place(int64_t m) { return m <= MR; }
+
 struct Problem {
   const float* a;
   int64_t lda;
@@ -262,15 +267,15 @@ struct Problem {
 // c[row0 : row0 + mc, panels [panel_begin, panel_end)] over the whole depth. `a_shared` is
 // null (pack the rows here, one depth block at a time, into this thread's scratch) or holds all
 // M rows already packed for every depth block: block k0 at offset round_up(M, MR) * k0, and in
-// it the micro-panel of row r (a multiple of MR) at r * kc. A single row (M = 1) is neither: it
-// is read where it lies.
+// it the micro-panel of row r (a multiple of MR) at r * kc. A decode step (M <= MR) is neither:
+// its rows are read where they lie (see rows_in_place).
 template <Activation A>
 void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                 int64_t panel_end, const float* a_shared) {
   const int64_t mc_padded = (mc + MR - 1) / MR * MR;
   const int64_t m_padded = (g.m + MR - 1) / MR * MR;
-  const bool one_row = g.m == 1;  // read in place (kOneRowInPlace)
-  float* a_own = a_shared || one_row ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
+  const bool in_place = rows_in_place(g.m);
+  float* a_own = a_shared || in_place ? nullptr : thread_scratch(1, mc_padded * g.kc_max);
   // A short prompt (the memory path) of at least 3 row micro-panels: the later ones prefetch the
   // next panel (see NextPanel), each its share of the depth. Paired in one process, 2 threads,
   // MiniLM's four GEMMs with the weights from memory: M = 36 1.04x, 48 1.035x, 64 1.04x, 96
@@ -283,10 +288,10 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
   for (int64_t k0 = 0; k0 < g.k; k0 += g.kc_max) {
     const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
     const bool last = k0 + kc == g.k;
-    const float* a_packed = one_row    ? g.a + k0
+    const float* a_packed = in_place   ? g.a + row0 * g.lda + k0
                             : a_shared ? a_shared + m_padded * k0 + row0 * kc
                                        : a_own;
-    if (!a_shared && !one_row) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
+    if (!a_shared && !in_place) pack_a(g.a + row0 * g.lda + k0, g.lda, mc, kc, a_own);
     for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
       const int64_t col0 = panel * NR;
       const int n_valid = static_cast<int>(g.n - col0 < NR ? g.n - col0 : NR);
@@ -298,8 +303,7 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
                           g.residual ? g.residual + row * g.ld_residual + col0 : nullptr,
                           g.ld_residual, g.stream};
         constexpr auto all_rows = std::make_integer_sequence<int, MR>{};
-        auto multiply = one_row     ? kOneRowInPlace
-                        : g.m <= MR ? multiply_for_rows<WeightPath::decode>(rows, all_rows)
+        auto multiply = in_place    ? multiply_for_rows<WeightPath::decode, true>(rows, all_rows)
                         : g.m <= MC ? multiply_for_rows<WeightPath::memory>(rows, all_rows)
                                     : multiply_for_rows<WeightPath::cached>(rows, all_rows);
         NextPanel next;
@@ -310,10 +314,10 @@ void gemm_block(const Problem& g, int64_t row0, int64_t mc, int64_t panel_begin,
           const int64_t from = kc * (i - 1) / later, steps = kc * i / later - from;
           next.at = g.packed_w + (panel + 1) * g.k * NR + (k0 + from) * NR;
           next.every = steps > 0 ? (kc + steps - 1) / steps : kc + 1;  // at most `steps` of them
-          multiply = multiply_for_rows<WeightPath::memory, true>(rows, all_rows);
+          multiply = multiply_for_rows<WeightPath::memory, false, true>(rows, all_rows);
         }
         Tile tile;
-        multiply(kc, a_packed + i0 * kc, w, tile, next);
+        multiply(kc, a_packed + (in_place ? i0 * g.lda : i0 * kc), g.lda, w, tile, next);
         write_tile_for_rows<A>(rows, all_rows)(tile, g.c + row * g.ldc + col0, g.ldc, n_valid,
                                                k0 > 0, last, ep);
       }
@@ -333,7 +337,7 @@ void gemm_impl(const Problem& g) {
   // them together, one (depth block, row micro-panel) each at a time, when there are enough of
   // those (a prompt of 128 tokens: done alone, it was ~5% of the call).
   const float* a_shared = nullptr;
-  if (plan.share_rows && g.m > 1) {
+  if (plan.share_rows && !rows_in_place(g.m)) {
     const int64_t m_padded = (g.m + MR - 1) / MR * MR;
     const int64_t micro_panels = m_padded / MR;
     const int64_t depth_blocks = (g.k + g.kc_max - 1) / g.kc_max;
