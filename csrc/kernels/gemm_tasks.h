@@ -2,8 +2,11 @@
 // threads, and the order a micro-kernel walks its depth in. Included by kernel sources only
 // (it lives in the ISA's namespace like them).
 #pragma once
+#include <omp.h>
+
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "cpu/vec.h"
 
@@ -18,20 +21,20 @@ struct GemmTasks {
   // The caller packs every row once, before the tasks run, for all the slices that read it
   // (else each task packs its own block's rows).
   bool share_rows;
-  // A single row block whose panels are handed out in shrinking ranges instead of `slices`
-  // equal ones (see plan_gemm_tasks).
+  // A single row block whose panels each thread takes from its own range, in shrinking pieces,
+  // instead of `slices` equal ones (see plan_gemm_tasks and OwnedPanels).
   bool guided;
   int64_t count() const { return row_blocks * slices; }
 };
 
 // Rows go in equal blocks of at most max_rows, as many as a multiple of the threads.
 // - A single block (decode, short prompts) has its panels sliced among the threads, so that
-//   every weight is streamed from memory once per call, and guided: each task takes the next
-//   1 / (2 threads) of the panels left (at least one), long sequential streams first and short
-//   tasks last, which even out when the threads finish. Paired, 2 threads, against equal
-//   slices (4 per thread for decode, 8 for prompts): GPT-2 greedy B=1 1.04x, B=8 1.025-1.03x,
-//   MiniLM B=1 T=16 1.03x, T=128 1.02x (a third instead of a half per thread: decode 1.04x,
-//   T=16 1.02x). With equal slices, the last task of a decode step was an eighth of the call.
+//   every weight is streamed from memory once per call, in shrinking pieces: long sequential
+//   streams first and short tasks last, which even out when the threads finish. Paired, 2
+//   threads, against equal slices (4 per thread for decode, 8 for prompts): GPT-2 greedy B=1
+//   1.04x, B=8 1.025-1.03x, MiniLM B=1 T=16 1.03x, T=128 1.02x (a third instead of a half per
+//   thread: decode 1.04x, T=16 1.02x). With equal slices, the last task of a decode step was an
+//   eighth of the call. Each thread now takes its pieces from its own range (OwnedPanels).
 // - One block per thread (m = 512 on 2 threads) is sliced into up to 16 tasks per thread of at
 //   least 4 panels. With a block and a slice per thread, a thread that runs slower than the
 //   other for a while (seen on this 2-vCPU VM for whole seconds, 18-22% slower) left the other
@@ -61,21 +64,64 @@ inline GemmTasks plan_gemm_tasks(int64_t m, int64_t panels, int64_t max_rows, in
   return {row_blocks, rows, slices, shared && slices > 1, false};
 }
 
+// The panels of a guided plan: each thread owns an equal, contiguous range and takes half of
+// what is left of it at a time, from the front, so its tasks follow one another in memory and
+// the prefetches at the end of one (which run on into the next panel) warm the next. A thread
+// done with its own range takes halves from the back of the others'. Against handing out
+// 1 / (2 threads) of all the panels left in turn (a thread's next task then lay past the
+// other's, and started cold), paired, 2 threads: GPT-2's decode GEMVs M = 1 1.01x, M = 8
+// 1.02-1.035x, prompts M = 16 1.00x, M = 64 1.02x; greedy B=1 1.01-1.02x, B=8 1.01-1.02x.
+struct alignas(64) OwnedPanels {  // a cache line each: the owner and the thieves update them
+  std::atomic<uint64_t> bounds;   // front | back << 32: panels [front, back) not yet taken
+
+  void set(int64_t front, int64_t back) {
+    bounds.store(static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32);
+  }
+  // Takes half of what is left (at least one panel), from the front or the back, as [begin,
+  // end); false when nothing is left.
+  bool take(bool from_front, int64_t& begin, int64_t& end) {
+    uint64_t now = bounds.load();
+    for (;;) {
+      const int64_t front = static_cast<int64_t>(now & 0xffffffffu);
+      const int64_t back = static_cast<int64_t>(now >> 32);
+      if (front >= back) return false;
+      const int64_t half = (back - front) / 2 > 1 ? (back - front) / 2 : 1;
+      begin = from_front ? front : back - half;
+      end = begin + half;
+      const int64_t new_front = from_front ? end : front, new_back = from_front ? back : begin;
+      const uint64_t next = static_cast<uint64_t>(new_front) | static_cast<uint64_t>(new_back) << 32;
+      if (bounds.compare_exchange_weak(now, next)) return true;
+    }
+  }
+};
+
+// The calling thread's OwnedPanels for up to `threads` threads, reused from call to call.
+inline OwnedPanels* owned_panels(int threads) {
+  thread_local std::unique_ptr<OwnedPanels[]> ranges;
+  thread_local int capacity = 0;
+  if (threads > capacity) {
+    ranges = std::make_unique<OwnedPanels[]>(static_cast<size_t>(threads));
+    capacity = threads;
+  }
+  return ranges.get();
+}
+
 // Runs block(row0, rows, panel_begin, panel_end) over the tasks of `plan`.
 template <class Block>
 void for_each_gemm_task(const GemmTasks& plan, int64_t m, int64_t panels, int threads,
                         Block&& block) {
   if (plan.guided) {
-    std::atomic<int64_t> next{0};  // the first panel not yet taken
+    OwnedPanels* owned = owned_panels(threads);
+    for (int t = 0; t < threads; ++t) owned[t].set(panels * t / threads, panels * (t + 1) / threads);
 #pragma omp parallel num_threads(threads)
-    for (;;) {
-      int64_t begin = next.load(), take;
-      do {
-        take = (panels - begin) / (2 * threads);
-        take = take > 1 ? take : 1;
-      } while (begin < panels && !next.compare_exchange_weak(begin, begin + take));
-      if (begin >= panels) break;
-      block(0, m, begin, begin + take < panels ? begin + take : panels);
+    {
+      // A smaller team than asked for still covers every range: the others are taken from.
+      const int me = omp_get_thread_num();
+      int64_t begin, end;
+      for (int i = 0; i < threads; ++i) {
+        OwnedPanels& range = owned[(me + i) % threads];
+        while (range.take(i == 0, begin, end)) block(0, m, begin, end);
+      }
     }
     return;
   }
