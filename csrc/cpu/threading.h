@@ -21,4 +21,34 @@ void check_thread_count(int64_t n, const char* name);
 constexpr int kScratchSlots = 4;
 float* thread_scratch(int slot, size_t floats);
 
+// Parallel loops and regions that stay off OpenMP when they run on one thread. A region whose
+// `if` clause comes out false still starts a team of one, and libgomp reuses its last team only
+// for a region of the same size: a decode step's serial ops (norms, cache writes, short
+// attention) between its 2-thread GEMMs allocated and freed a team (~1.5 KiB) each, dozens a
+// step. These call the body on the calling thread instead when `parallel` is false or one
+// thread is set.
+
+// body(i) for every i in [0, n): in static contiguous shares over num_threads() threads, or in
+// order on the calling thread.
+template <class Body>
+void parallel_for(int64_t n, bool parallel, Body&& body) {
+  if (parallel && num_threads() > 1) {
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (int64_t i = 0; i < n; ++i) body(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) body(i);
+  }
+}
+
+// body() on each of num_threads() threads, or once on the calling thread.
+template <class Body>
+void parallel_region(bool parallel, Body&& body) {
+  if (parallel && num_threads() > 1) {
+#pragma omp parallel num_threads(num_threads())
+    body();
+  } else {
+    body();
+  }
+}
+
 }  // namespace pt

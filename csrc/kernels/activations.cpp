@@ -39,24 +39,22 @@ void gated_range(const float* gate, const float* up, float* out, int64_t n) {
 void activation(const float* x, float* out, int64_t n, Activation act) {
   with_activation(act, [&](auto a) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for num_threads(num_threads()) if (n >= kParallelMin) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
+    parallel_for(chunks, n >= kParallelMin, [&](int64_t c) {
       const int64_t begin = c * kChunk;
       const int64_t len = n - begin < kChunk ? n - begin : kChunk;
       activation_range<decltype(a)::value>(x + begin, out + begin, len);
-    }
+    });
   });
 }
 
 void gated_activation(const float* gate, const float* up, float* out, int64_t n, Activation act) {
   with_activation(act, [&](auto a) {
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for num_threads(num_threads()) if (n >= kParallelMin) schedule(static)
-    for (int64_t c = 0; c < chunks; ++c) {
+    parallel_for(chunks, n >= kParallelMin, [&](int64_t c) {
       const int64_t begin = c * kChunk;
       const int64_t len = n - begin < kChunk ? n - begin : kChunk;
       gated_range<decltype(a)::value>(gate + begin, up + begin, out + begin, len);
-    }
+    });
   });
 }
 

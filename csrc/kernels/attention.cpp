@@ -507,8 +507,7 @@ void attention(const AttentionArgs& p) {
       static_cast<size_t>(p.head_dim * BQ + kTileKeys * BQ + BQ * round_up(p.head_dim, W));
   const double work = static_cast<double>(p.batch) * p.heads * p.q_len * p.k_len * p.head_dim;
   std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(num_threads()) if (work >= 1e5)
-  {
+  parallel_region(work >= 1e5, [&] {
     float* buffer = thread_scratch(0, scratch);
     int64_t index = next++;
     Task task = index < tasks ? task_at(p, index) : Task{};
@@ -520,7 +519,7 @@ void attention(const AttentionArgs& p) {
       index = following;
       task = coming;
     }
-  }
+  });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

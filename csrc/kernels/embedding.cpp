@@ -10,15 +10,14 @@ void embedding(const int64_t* ids, const float* table, float* out, int64_t n, in
   using V = Vec;
   constexpr int W = V::width;
   const auto s = V::set1(scale);
-#pragma omp parallel for num_threads(num_threads()) if (n * C >= (1 << 15)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  parallel_for(n, n * C >= (1 << 15), [&](int64_t i) {
     const float* row = table + ids[i] * C;
     float* dst = out + i * C;
     for (int64_t c = 0; c < C; c += W) {
       const int rest = static_cast<int>(C - c < W ? C - c : W);
       V::store_partial(dst + c, V::mul(V::load_partial(row + c, rest), s), rest);
     }
-  }
+  });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

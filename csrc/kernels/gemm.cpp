@@ -342,14 +342,13 @@ void gemm_impl(const Problem& g) {
     const int64_t micro_panels = m_padded / MR;
     const int64_t depth_blocks = (g.k + g.kc_max - 1) / g.kc_max;
     float* a_packed = thread_scratch(1, m_padded * g.k);
-#pragma omp parallel for num_threads(threads) if (micro_panels * depth_blocks >= 2 * threads) \
-    schedule(static)
-    for (int64_t piece = 0; piece < micro_panels * depth_blocks; ++piece) {
+    const int64_t pieces = micro_panels * depth_blocks;
+    parallel_for(pieces, threads > 1 && pieces >= 2 * threads, [&](int64_t piece) {
       const int64_t k0 = piece / micro_panels * g.kc_max, i0 = piece % micro_panels * MR;
       const int64_t kc = g.k - k0 < g.kc_max ? g.k - k0 : g.kc_max;
       pack_a(g.a + i0 * g.lda + k0, g.lda, g.m - i0 < MR ? g.m - i0 : MR, kc,
              a_packed + m_padded * k0 + i0 * kc);
-    }
+    });
     a_shared = a_packed;
   }
   for_each_gemm_task(plan, g.m, panels, threads,
@@ -365,8 +364,7 @@ int64_t gemm_packed_size(int64_t n, int64_t k) { return (n + NR - 1) / NR * NR *
 void gemm_pack(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k,
                float* packed) {
   const int64_t panels = (n + NR - 1) / NR;
-#pragma omp parallel for num_threads(num_threads()) if (n * k >= (1 << 16)) schedule(static)
-  for (int64_t panel = 0; panel < panels; ++panel) {
+  parallel_for(panels, n * k >= (1 << 16), [&](int64_t panel) {
     float* dst = packed + panel * k * NR;
     for (int64_t p = 0; p < k; ++p) {
       for (int j = 0; j < NR; ++j) {
@@ -374,7 +372,7 @@ void gemm_pack(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t s
         dst[p * NR + j] = col < n ? w[col * stride_n + p * stride_k] : 0.0f;
       }
     }
-  }
+  });
 }
 
 void gemm(const float* a, int64_t lda, const float* packed_w, const float* bias,

@@ -197,14 +197,13 @@ float quantize_row(const float* x, int64_t k, int8_t* q) {
 void quantize_pack_a(const float* a, int64_t lda, int64_t m, int64_t k, uint8_t* packed,
                      float* a_scale, bool parallel) {
   const int64_t kq = quads(k);
-#pragma omp parallel for num_threads(num_threads()) if (parallel) schedule(static)
-  for (int64_t row = 0; row < m; ++row) {
+  parallel_for(m, parallel, [&](int64_t row) {
     int8_t* q = reinterpret_cast<int8_t*>(thread_scratch(2, (kq * 4 + 3) / 4));
     a_scale[row] = quantize_row(a + row * lda, k, q);
     uint8_t* panel = packed + (row / MR) * MR * kq * AQ;
     const int r = static_cast<int>(row % MR);
     for (int64_t p = 0; p < kq; ++p) S::pack_a(q + p * 4, panel + (p * MR + r) * AQ);
-  }
+  });
 }
 
 struct Problem {
@@ -300,12 +299,11 @@ bool tiles_apply(const Problem& g) { return g.k % kTileDepth == 0 && g.m >= kTil
 // a block's last tile may be partly filled, and its extra rows are read, never written out.
 void quantize_rows_for_tiles(const float* a, int64_t lda, int64_t m, int64_t padded_rows,
                              int64_t k, uint8_t* dst, float* a_scale, bool parallel) {
-#pragma omp parallel for num_threads(num_threads()) if (parallel) schedule(static)
-  for (int64_t row = 0; row < m; ++row) {
+  parallel_for(m, parallel, [&](int64_t row) {
     uint8_t* q = dst + row * k;  // k is a multiple of 64: quantize_row writes k bytes exactly
     a_scale[row] = quantize_row(a + row * lda, k, reinterpret_cast<int8_t*>(q));
     for (int64_t p = 0; p < k; ++p) q[p] ^= 0x80;
-  }
+  });
   std::memset(dst + m * k, 0x80, static_cast<size_t>((padded_rows - m) * k));
 }
 
@@ -426,8 +424,7 @@ void gemm_s8_pack(const int8_t* w, int64_t n, int64_t k, void* packed) {
   const int64_t panels = (n + NR - 1) / NR;
   int8_t* dst_w = static_cast<int8_t*>(packed);
   int32_t* comp = reinterpret_cast<int32_t*>(dst_w + panels * NR * kq * 4);
-#pragma omp parallel for num_threads(num_threads()) if (n * k >= (1 << 18)) schedule(static)
-  for (int64_t panel = 0; panel < panels; ++panel) {
+  parallel_for(panels, n * k >= (1 << 18), [&](int64_t panel) {
     int8_t* dst = dst_w + panel * kq * NR * 4;
     for (int j = 0; j < NR; ++j) {
       const int64_t col = panel * NR + j;
@@ -439,7 +436,7 @@ void gemm_s8_pack(const int8_t* w, int64_t n, int64_t k, void* packed) {
       }
       comp[col] = 128 * sum;
     }
-  }
+  });
 }
 
 void gemm_s8(const float* a, int64_t lda, const void* packed_w, const float* w_scale,

@@ -126,14 +126,19 @@ void for_each_gemm_task(const GemmTasks& plan, int64_t m, int64_t panels, int th
     return;
   }
   const int64_t slices = plan.slices;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(dynamic, 1)
-  for (int64_t task = 0; task < plan.count(); ++task) {
+  auto run = [&](int64_t task) {
     const int64_t row0 = (task / slices) * plan.rows;
     const int64_t slice = task % slices;
     if (row0 < m)
       block(row0, m - row0 < plan.rows ? m - row0 : plan.rows, panels * slice / slices,
             panels * (slice + 1) / slices);
+  };
+  if (threads == 1) {  // no OpenMP region (see parallel_for in cpu/threading.h)
+    for (int64_t task = 0; task < plan.count(); ++task) run(task);
+    return;
   }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int64_t task = 0; task < plan.count(); ++task) run(task);
 }
 
 // Whether a float32 output c [m, n] is streamed to memory: one this large cannot stay in this

@@ -70,27 +70,25 @@ constexpr int64_t kParallelMin = 1 << 14;
 
 void layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
                 float* out, float* sum_out, int64_t rows, int64_t C, float eps) {
-#pragma omp parallel for num_threads(num_threads()) if (rows * C >= kParallelMin) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * C >= kParallelMin, [&](int64_t r) {
     float* s = sum_out ? sum_out + r * C : out + r * C;
     const float* res = residual ? residual + r * C : nullptr;
     const float shift = x[r * C] + (res ? res[0] : 0.0f);
     const float mean = shift + add_residual(x + r * C, res, s, C, shift, false) / static_cast<float>(C);
     const float var = centered_sum_squares(s, mean, C) / static_cast<float>(C);
     scale_shift(s, mean, 1.0f / std::sqrt(var + eps), gamma, beta, out + r * C, C);
-  }
+  });
 }
 
 void rms_norm(const float* x, const float* residual, const float* gamma, float* out,
               float* sum_out, int64_t rows, int64_t C, float eps) {
-#pragma omp parallel for num_threads(num_threads()) if (rows * C >= kParallelMin) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * C >= kParallelMin, [&](int64_t r) {
     float* s = sum_out ? sum_out + r * C : out + r * C;
     const float mean_square =
         add_residual(x + r * C, residual ? residual + r * C : nullptr, s, C, 0.0f, true) /
         static_cast<float>(C);
     scale_shift(s, 0.0f, 1.0f / std::sqrt(mean_square + eps), gamma, nullptr, out + r * C, C);
-  }
+  });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

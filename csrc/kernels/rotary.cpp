@@ -18,37 +18,36 @@ void rotary(const float* x, int64_t x_stride_b, int64_t x_stride_h, int64_t x_st
   using V = Vec;
   constexpr int W = V::width;
   const int64_t half = D / 2;
-#pragma omp parallel for collapse(2) num_threads(num_threads()) if (B * H * T * D >= (1 << 15)) schedule(static)
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < T; ++t) {
-      float* cos_sin = thread_scratch(0, 2 * half);
-      float* cos_t = cos_sin;
-      float* sin_t = cos_sin + half;
-      const float pos = static_cast<float>(positions[b * positions_stride_b + t]);
-      for (int64_t i = 0; i < half; ++i) {
-        const float inv_freq = 1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(D));
-        const float angle = pos * inv_freq;
-        cos_t[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
-        sin_t[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
-      }
-      for (int64_t h = 0; h < H; ++h) {
-        const float* x1 = x + b * x_stride_b + h * x_stride_h + t * x_stride_t;
-        const float* x2 = x1 + half;
-        float* o1 = out + ((b * H + h) * T + t) * D;
-        float* o2 = o1 + half;
-        for (int64_t i = 0; i < half; i += W) {
-          const int n = static_cast<int>(half - i < W ? half - i : W);
-          const auto a = V::load_partial(x1 + i, n);
-          const auto b2 = V::load_partial(x2 + i, n);
-          const auto c = V::load_partial(cos_t + i, n);
-          const auto s = V::load_partial(sin_t + i, n);
-          // (a, b2) -> (a cos - b2 sin, b2 cos + a sin); loads precede stores so out may alias x.
-          V::store_partial(o1 + i, V::sub(V::mul(a, c), V::mul(b2, s)), n);
-          V::store_partial(o2 + i, V::fma(a, s, V::mul(b2, c)), n);
-        }
+  parallel_for(B * T, B * H * T * D >= (1 << 15), [&](int64_t bt) {
+    const int64_t b = bt / T, t = bt % T;
+    float* cos_sin = thread_scratch(0, 2 * half);
+    float* cos_t = cos_sin;
+    float* sin_t = cos_sin + half;
+    const float pos = static_cast<float>(positions[b * positions_stride_b + t]);
+    for (int64_t i = 0; i < half; ++i) {
+      const float inv_freq =
+          1.0f / std::pow(base, static_cast<float>(2 * i) / static_cast<float>(D));
+      const float angle = pos * inv_freq;
+      cos_t[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      sin_t[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+    for (int64_t h = 0; h < H; ++h) {
+      const float* x1 = x + b * x_stride_b + h * x_stride_h + t * x_stride_t;
+      const float* x2 = x1 + half;
+      float* o1 = out + ((b * H + h) * T + t) * D;
+      float* o2 = o1 + half;
+      for (int64_t i = 0; i < half; i += W) {
+        const int n = static_cast<int>(half - i < W ? half - i : W);
+        const auto a = V::load_partial(x1 + i, n);
+        const auto b2 = V::load_partial(x2 + i, n);
+        const auto c = V::load_partial(cos_t + i, n);
+        const auto s = V::load_partial(sin_t + i, n);
+        // (a, b2) -> (a cos - b2 sin, b2 cos + a sin); loads precede stores so out may alias x.
+        V::store_partial(o1 + i, V::sub(V::mul(a, c), V::mul(b2, s)), n);
+        V::store_partial(o2 + i, V::fma(a, s, V::mul(b2, c)), n);
       }
     }
-  }
+  });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

@@ -43,8 +43,8 @@ void softmax_row(const float* x, float* out, int64_t C) {
 }  // namespace
 
 void softmax(const float* x, float* out, int64_t rows, int64_t C) {
-#pragma omp parallel for num_threads(num_threads()) if (rows * C >= kParallelMin) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) softmax_row(x + r * C, out + r * C, C);
+  parallel_for(rows, rows * C >= kParallelMin,
+               [&](int64_t r) { softmax_row(x + r * C, out + r * C, C); });
 }
 
 }  // namespace pt::kernels::PT_ISA_NS

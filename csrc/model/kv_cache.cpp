@@ -105,9 +105,7 @@ void KVCache::write(int64_t layer, const ops::ConstView& k, const ops::ConstView
   // One (k or v, row, head) run of n positions per task: a prompt's write is megabytes (GPT-2,
   // 512 tokens: 3 MiB a layer), worth both cores; a decode step's (n = 1) stays on one.
   const int64_t runs = 2 * rows_ * kv_heads_;
-#pragma omp parallel for num_threads(num_threads()) if (n * head_dim_ >= (1 << 14)) \
-    schedule(static)
-  for (int64_t run = 0; run < runs; ++run) {
+  parallel_for(runs, n * head_dim_ >= (1 << 14), [&](int64_t run) {
     const int which = static_cast<int>(run / (rows_ * kv_heads_));
     const int64_t r = run / kv_heads_ % rows_, h = run % kv_heads_;
     const ops::ConstView& src = which ? v : k;
@@ -115,7 +113,7 @@ void KVCache::write(int64_t layer, const ops::ConstView& k, const ops::ConstView
     const float* from = src.data + r * src.stride(0) + h * src.stride(1);
     for (int64_t t = 0; t < n; ++t)
       std::memcpy(dst + t * head_dim_, from + t * src.stride(2), head_dim_ * sizeof(float));
-  }
+  });
   written_[layer] = std::max(written_[layer], start + n);
 }
 
