@@ -74,9 +74,10 @@ inline GemmTasks plan_gemm_tasks(int64_t m, int64_t panels, int64_t max_rows, in
 struct alignas(64) OwnedPanels {  // a cache line each: the owner and the thieves update them
   std::atomic<uint64_t> bounds;   // front | back << 32: panels [front, back) not yet taken
 
-  void set(int64_t front, int64_t back) {
-    bounds.store(static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32);
+  static uint64_t pack(int64_t front, int64_t back) {
+    return static_cast<uint64_t>(front) | static_cast<uint64_t>(back) << 32;
   }
+  void set(int64_t front, int64_t back) { bounds.store(pack(front, back)); }
   // Takes half of what is left (at least one panel), from the front or the back, as [begin,
   // end); false when nothing is left.
   bool take(bool from_front, int64_t& begin, int64_t& end) {
@@ -88,9 +89,8 @@ struct alignas(64) OwnedPanels {  // a cache line each: the owner and the thieve
       const int64_t half = (back - front) / 2 > 1 ? (back - front) / 2 : 1;
       begin = from_front ? front : back - half;
       end = begin + half;
-      const int64_t new_front = from_front ? end : front, new_back = from_front ? back : begin;
-      const uint64_t next = static_cast<uint64_t>(new_front) | static_cast<uint64_t>(new_back) << 32;
-      if (bounds.compare_exchange_weak(now, next)) return true;
+      const uint64_t rest = from_front ? pack(end, back) : pack(front, begin);
+      if (bounds.compare_exchange_weak(now, rest)) return true;
     }
   }
 };
@@ -112,7 +112,8 @@ void for_each_gemm_task(const GemmTasks& plan, int64_t m, int64_t panels, int th
                         Block&& block) {
   if (plan.guided) {
     OwnedPanels* owned = owned_panels(threads);
-    for (int t = 0; t < threads; ++t) owned[t].set(panels * t / threads, panels * (t + 1) / threads);
+    for (int t = 0; t < threads; ++t)
+      owned[t].set(panels * t / threads, panels * (t + 1) / threads);
 #pragma omp parallel num_threads(threads)
     {
       // A smaller team than asked for still covers every range: the others are taken from.
