@@ -40,7 +40,8 @@ class Config:
     repeat: int = 5  # samples per (round, engine, case)
     warmup_s: float = 0.2  # per case, once, in each worker
     min_sample_s: float = 0.01  # a sample repeats the call until it lasts this long
-    gap_s: float = 0.05  # pause between two requests: the last engine's pool goes idle
+    # Before each request, wait until no worker burns CPU (see wait_until_idle), at most this long.
+    settle_s: float = 1.0
     seed: int = 0
     unset_openblas_overrides: bool = False
     peak_settings: machine.PeakSettings = field(default_factory=machine.PeakSettings)
@@ -172,6 +173,40 @@ def engine_order(engines: List[str], r: int) -> List[str]:
     return [engines[i] for i in row]
 
 
+def _cpu_ticks(pid: int) -> Optional[int]:
+    """User + system CPU time of process pid so far, in clock ticks (from /proc); None where
+    /proc is not available."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+        return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_until_idle(pids: List[int], most_s: float, window_s: float = 0.03) -> float:
+    """Returns once the processes burn no CPU for window_s together (or after most_s, or at
+    once without /proc), and how long it waited.
+
+    A thread pool keeps spinning after its last call so that the next one starts at once:
+    OpenBLAS's threads for ~130 ms here, burning a core that the next engine's threads then
+    share (with a fixed 50 ms pause, our 2-thread GEMV timed right after NumPy's ran 7x slower
+    than after anything else; 0.2 ms against 1.5). A window of 30 ms spans three 100 Hz ticks of
+    CPU accounting, so a spinning thread cannot pass unseen."""
+    start = time.perf_counter()
+    ticks = [_cpu_ticks(pid) for pid in pids]
+    if None in ticks:
+        time.sleep(min(0.2, most_s))
+        return time.perf_counter() - start
+    while time.perf_counter() - start < most_s:
+        time.sleep(window_s)
+        now = [_cpu_ticks(pid) for pid in pids]
+        if now == ticks:
+            break
+        ticks = now
+    return time.perf_counter() - start
+
+
 def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict]:
     per_round = sum(_timed(setups, w.key, c.name) for w in workers.values() for c in config.cases)
     progress = Progress(config.rounds * per_round, log)
@@ -185,7 +220,8 @@ def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict
                         worker = workers[name, threads]
                         if not _timed(setups, worker.key, case.name):
                             continue
-                        time.sleep(config.gap_s)
+                        wait_until_idle([w.process.pid for w in workers.values()],
+                                        config.settle_s)
                         reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
                         # The 1-minute load average after each request: a sample taken while
                         # other work shared the cores shows itself in the JSON.
