@@ -20,6 +20,7 @@ int64_t check_linear_call(const ConstView& x, const ConstView* residual, const M
   Shape out_shape = x.shape;
   out_shape.back() = out_features;
   expect_shape("out", out, out_shape);
+  expect_contiguous("out", out);  // the GEMM writes rows of out_features floats back to back
   if (residual) {
     expect_shape("residual", *residual, out_shape);
     expect_contiguous("residual", *residual);
