@@ -185,8 +185,8 @@ def _cpu_ticks(pid: int) -> Optional[int]:
 
 
 def wait_until_idle(pids: List[int], most_s: float, window_s: float = 0.03) -> float:
-    """Returns once the processes burn no CPU for window_s together (or after most_s, or at
-    once without /proc), and how long it waited.
+    """Returns once the processes burn no CPU for window_s together (or after most_s; without
+    /proc, after a pause of 0.2 s or most_s, the shorter), and how long it waited.
 
     A thread pool keeps spinning after its last call so that the next one starts at once:
     OpenBLAS's threads for ~130 ms here, burning a core that the next engine's threads then
