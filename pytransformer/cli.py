@@ -24,6 +24,16 @@ def _ints(text: str) -> List[int]:
     return values
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of seconds, got {text!r}")
+    return value
+
+
 def _names(text: str) -> List[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -38,7 +48,12 @@ def _add_bench(subparsers) -> None:
                         help="thread counts to run (default: 1,2)")
     parser.add_argument("--rounds", type=int, help="rounds (default: 5, --quick: 3)")
     parser.add_argument("--repeat", type=int,
-                        help="timed samples per engine, case and round (default: 1, --quick: 3)")
+                        help="timed samples per engine, case and round, at least (default: 1, "
+                             "--quick: 3)")
+    parser.add_argument("--request-seconds", type=_seconds, metavar="S",
+                        help="keep taking samples (past --repeat, up to 50) until they last S "
+                             "seconds together, so that a short call's round is a median of "
+                             "several samples (default: 0.1, --quick: 0.03)")
     parser.add_argument("--quick", action="store_true",
                         help="a few representative cases, fewer rounds, short warm-up")
     parser.add_argument("--cases", type=_names, action="extend", metavar="GLOB,GLOB",
@@ -141,6 +156,8 @@ def _run_bench(args):
         cases=cases, engines=engines, threads=args.threads,
         rounds=args.rounds or (3 if args.quick else 5),
         repeat=args.repeat or (3 if args.quick else 1),
+        min_request_s=(args.request_seconds if args.request_seconds is not None
+                       else 0.03 if args.quick else 0.1),
         warmup_s=0.05 if args.quick else 0.2, min_sample_s=0.005 if args.quick else 0.01,
         seed=args.seed, unset_openblas_overrides=args.unset_openblas_overrides,
         peak_settings=bench.machine.QUICK_PEAKS if args.quick else bench.machine.PeakSettings(),

@@ -37,7 +37,12 @@ class Config:
         name for name, engine in engines_mod.ENGINES.items() if engine.available()])
     threads: List[int] = field(default_factory=lambda: [1, 2])
     rounds: int = 10
-    repeat: int = 5  # samples per (round, engine, case)
+    repeat: int = 5  # samples per (round, engine, case), at least
+    # A request keeps sampling (past `repeat`) until its samples have lasted this long together:
+    # a round's figure for a call of a few ms is then the median of ~10 samples instead of one
+    # 10 ms sample, which a moment's preemption of one vCPU moved by 30-60% here (see
+    # bench/README.md). A case that takes this long per sample keeps `repeat` samples.
+    min_request_s: float = 0.1
     warmup_s: float = 0.2  # per case, once, in each worker
     min_sample_s: float = 0.01  # a sample repeats the call until it lasts this long
     # Before each request, wait until no worker burns CPU (see wait_until_idle), at most this long.
@@ -222,7 +227,8 @@ def _rounds(config: Config, workers, setups, log: Optional[TextIO]) -> List[dict
                             continue
                         wait_until_idle([w.process.pid for w in workers.values()],
                                         config.settle_s)
-                        reply = worker.request(cmd="time", case=case.name, repeat=config.repeat)
+                        reply = worker.request(cmd="time", case=case.name, repeat=config.repeat,
+                                               min_seconds=config.min_request_s)
                         # The 1-minute load average after each request: a sample taken while
                         # other work shared the cores shows itself in the JSON.
                         timings.append({"case": case.name, "threads": threads, "engine": name,

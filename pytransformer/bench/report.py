@@ -131,8 +131,11 @@ def environment(result: dict) -> List[str]:
     if peers:
         lines.append("peers      " + "; ".join(peers))
     lines.append("openblas   " + _overrides(result["openblas_overrides"]))
+    sampling = (f", more until they last {config['min_request_s'] * 1e3:g} ms"
+                if config.get("min_request_s") else "")
     lines.append(f"method     {len(config['threads'])} thread counts x {config['rounds']} rounds x "
-                 f"{config['repeat']} samples (>= {config['min_sample_s'] * 1e3:g} ms each); a "
+                 f"{config['repeat']} samples (>= {config['min_sample_s'] * 1e3:g} ms each"
+                 f"{sampling}), the median of each round's; a "
                  f"worker process per engine and thread count; engines alternate within each "
                  f"round; figures are medians over rounds")
     return lines

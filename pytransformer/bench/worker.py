@@ -13,9 +13,10 @@ then, per request:
       (calls per sample, so that a sample lasts at least min_sample_s)
       -> {"ok": true, "cases": {name: {"supported", "number", "setup_s", "check"}
                                  or {"supported": true, "error": traceback}}}
-  {"cmd": "time", "case": name, "repeat": r}
-      one untimed call (unless a call lasts over WARM_CALL_UNTIL_S), then r samples of
-      ``number`` calls, garbage collector off
+  {"cmd": "time", "case": name, "repeat": r, "min_seconds": s}
+      one untimed call (unless a call lasts over WARM_CALL_UNTIL_S), then samples of
+      ``number`` calls, garbage collector off: at least r, and more while the samples have not
+      yet lasted s seconds together (at most MAX_SAMPLES)
       -> {"ok": true, "times_s": [seconds per call, one per sample], "number"}
   {"cmd": "quit"}
 A failure answers {"ok": false, "error": traceback}.
@@ -35,6 +36,9 @@ import types
 from pathlib import Path
 
 WARM_CALL_UNTIL_S = 0.5
+# A time request's most samples: what a short call's request may add to keep sampling for its
+# min_seconds is bounded whatever the call costs.
+MAX_SAMPLES = 50
 
 
 def _sibling(name: str):
@@ -104,7 +108,7 @@ class Worker:
         return {"supported": True, "number": number, "setup_s": time.perf_counter() - start,
                 "check": check}
 
-    def time(self, case, repeat=5) -> dict:
+    def time(self, case, repeat=5, min_seconds=0.0) -> dict:
         call, number, per_call = self.calls[case]
         # Wake the thread pool and bring the data back into cache, untimed; a call that lasts
         # longer than WARM_CALL_UNTIL_S (a whole generation) is not moved by either.
@@ -114,11 +118,14 @@ class Worker:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for _ in range(repeat):
+            sampled = 0.0
+            while len(times) < repeat or (sampled < min_seconds and len(times) < MAX_SAMPLES):
                 t0 = time.perf_counter()
                 for _ in range(number):
                     call()
-                times.append((time.perf_counter() - t0) / number)
+                elapsed = time.perf_counter() - t0
+                sampled += elapsed
+                times.append(elapsed / number)
         finally:
             if gc_was_enabled:
                 gc.enable()
