@@ -39,9 +39,11 @@ class Config:
     rounds: int = 10
     repeat: int = 5  # samples per (round, engine, case), at least
     # A request keeps sampling (past `repeat`) until its samples have lasted this long together:
-    # a round's figure for a call of a few ms is then the median of ~10 samples instead of one
-    # 10 ms sample, which a moment's preemption of one vCPU moved by 30-60% here (see
-    # bench/README.md). A case that takes this long per sample keeps `repeat` samples.
+    # a round's figure for a call of a few ms is then the median of ~5-10 samples, which a spike
+    # inside one of them does not move (run S, MiniLM B=1 T=16, 2 threads: one request's samples
+    # 2.58-4.20 ms, median 2.73). It does not steady the drift between rounds, minutes apart
+    # (same run: the rounds' medians 2.15-3.60 ms); the ratios pair engines within a round for
+    # that. A case that takes this long per sample keeps `repeat` samples.
     min_request_s: float = 0.1
     warmup_s: float = 0.2  # per case, once, in each worker
     min_sample_s: float = 0.01  # a sample repeats the call until it lasts this long
