@@ -27,7 +27,7 @@ INT_FIELDS = {"num_layers": 1, "d_model": 1, "num_heads": 1, "ffn_dim": 1, "voca
               "num_kv_heads": 1, "num_decoder_layers": 1, "max_positions": 1,
               "type_vocab_size": 0, "pad_token_id": None, "sliding_window": 1,
               "attention_head_dim": 1, "relative_buckets": 4, "relative_max_distance": 1,
-              "num_labels": 0}
+              "num_labels": 0, "rotary_dim": 2}
 
 
 def check_int(value, name: str, minimum: Optional[int] = 1) -> int:
@@ -64,6 +64,9 @@ class ModelConfig:
     positions: str = "learned"
     max_positions: int = 512
     rope_base: float = 10000.0
+    # Rotary positions on the first rotary_dim features of each head only, the others passed
+    # through (GPT-NeoX's rotary_pct, Phi's partial_rotary_factor); None = all of head_dim.
+    rotary_dim: Optional[int] = None
     # Every self-attention adds a learned bias per head, by the bucket of the distance between
     # key and query (T5, with positions "none"; MPNet, on top of learned positions): how many
     # buckets, and the distance from which they all share the last one.
@@ -92,6 +95,10 @@ class ModelConfig:
     # that use it (Qwen2 from max_window_layers on); None = every decoder layer.
     sliding_window: Optional[int] = None
     sliding_window_layers: Optional[List[int]] = None
+    # Decoder layers whose attention and feed-forward both read the layer's input,
+    # x + attn(norm1(x)) + ffn(norm2(x)) (GPT-NeoX's use_parallel_residual; Phi, whose two
+    # norms are one), rather than the feed-forward reading x + attn(norm1(x)). Pre-norm only.
+    parallel_residual: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -139,8 +146,21 @@ class ModelConfig:
         if self.num_heads % self.kv_heads:
             raise ValueError(f"config: num_kv_heads={self.kv_heads} does not divide "
                              f"num_heads={self.num_heads}")
-        if self.positions == "rotary" and self.head_dim % 2:
+        if self.positions == "rotary" and self.rotary_dim is None and self.head_dim % 2:
             raise ValueError(f"config: rotary positions need an even head_dim, got {self.head_dim}")
+        if self.rotary_dim is not None:
+            if self.positions != "rotary":
+                raise ValueError(f"config.rotary_dim: given with positions={self.positions!r}; "
+                                 f"only rotary positions have it")
+            if self.rotary_dim % 2 or self.rotary_dim > self.head_dim:
+                raise ValueError(f"config.rotary_dim: expected an even number of features up to "
+                                 f"head_dim={self.head_dim}, got {self.rotary_dim}")
+        if not isinstance(self.parallel_residual, bool):
+            raise ValueError(f"config.parallel_residual: expected a bool, got {self.parallel_residual!r}")
+        if self.parallel_residual and (self.kind != "decoder" or self.norm_position != "pre"):
+            raise ValueError("config.parallel_residual: only pre-norm decoder-only models "
+                             f"(kind='decoder', norm_position='pre') have it, got kind={self.kind!r}, "
+                             f"norm_position={self.norm_position!r}")
         if self.relative_max_distance <= self.relative_buckets // 2:
             raise ValueError(f"config.relative_max_distance: expected more than half of "
                              f"relative_buckets={self.relative_buckets} (the exact buckets), got "

@@ -321,12 +321,16 @@ def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
     return _core.sinusoidal_positions(length, dim)
 
 
-def rotary_embedding(x, positions, base: float = 10000.0) -> np.ndarray:
+def rotary_embedding(x, positions, base: float = 10000.0, rotary_dim: Optional[int] = None) -> np.ndarray:
     """Rotary positions (rotate-half convention of Hugging Face LLaMA) applied to x [B, H, T, D]
-    at positions [T] or [B, T] (integers)."""
+    at positions [T] or [B, T] (integers). rotary_dim: rotate only the first rotary_dim (even)
+    features of each head and pass the others through (partial rotary: GPT-NeoX, Phi); None:
+    all D (even)."""
     x = _checks.floats(x, "x")
     _checks.rank(x, "x", 4, "[B, H, T, D]")
-    return _core.rotary(x, _checks.integers(positions, "positions"), _checks.real(base, "base"))
+    rotated = 0 if rotary_dim is None else _checks.positive_int(rotary_dim, "rotary_dim")
+    return _core.rotary(x, _checks.integers(positions, "positions"), _checks.real(base, "base"),
+                        rotated)
 
 
 __all__ = [

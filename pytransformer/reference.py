@@ -150,9 +150,14 @@ def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
     return table.astype(np.float32)
 
 
-def rotary_embedding(x, positions, base: float = 10000.0) -> np.ndarray:
-    """Hugging Face LLaMA's apply_rotary_pos_emb: x * cos + rotate_half(x) * sin."""
+def rotary_embedding(x, positions, base: float = 10000.0, rotary_dim=None) -> np.ndarray:
+    """Hugging Face LLaMA's apply_rotary_pos_emb: x * cos + rotate_half(x) * sin, on the first
+    rotary_dim features of each head (None: all), the rest passed through (GPT-NeoX's and Phi's
+    partial rotary: rotary_ndims / partial_rotary_factor)."""
     x = _f32(x)
+    if rotary_dim is not None and rotary_dim != x.shape[-1]:
+        rotated = rotary_embedding(x[..., :rotary_dim], positions, base)
+        return np.concatenate([rotated, x[..., rotary_dim:]], axis=-1)
     D = x.shape[-1]
     # The inverse frequencies in float64, rounded once: NumPy's float32 power (SIMD, a few ulp)
     # would make long positions (p * inv_freq) drift from every libm-based implementation.

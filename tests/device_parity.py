@@ -46,6 +46,17 @@ def checkpoints(root) -> dict:
             vocab_size=97, hidden_size=64, intermediate_size=88, num_hidden_layers=2,
             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
             sliding_window=5, bos_token_id=0, eos_token_id=0)),
+        # GPT-NeoX (Pythia): attention and feed-forward side by side from the layer's input
+        # (parallel residual), rotary positions on a quarter of each 16-wide head.
+        "gpt_neox": transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(
+            vocab_size=97, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+            num_attention_heads=4, rotary_pct=0.25, max_position_embeddings=64,
+            bos_token_id=0, eos_token_id=0)),
+        # Phi-2: one LayerNorm feeding both blocks, 8 of 20 features rotated, a logits bias.
+        "phi": transformers.PhiForCausalLM(transformers.PhiConfig(
+            vocab_size=97, hidden_size=80, intermediate_size=96, num_hidden_layers=2,
+            num_attention_heads=4, partial_rotary_factor=0.4, max_position_embeddings=64,
+            bos_token_id=0, eos_token_id=0)),
         # T5 v1.1 / Flan-T5: relative position bias, unscaled scores, gated GELU, heads that
         # do not divide d_model.
         "t5": transformers.T5ForConditionalGeneration(transformers.T5Config(
@@ -126,5 +137,6 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
-          "qwen3": check_decoder, "mistral": check_decoder, "t5": check_encoder_decoder,
+          "qwen3": check_decoder, "mistral": check_decoder, "gpt_neox": check_decoder,
+          "phi": check_decoder, "t5": check_encoder_decoder,
           "marian": check_encoder_decoder, "bart": check_encoder_decoder}

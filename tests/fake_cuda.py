@@ -123,7 +123,7 @@ def module() -> types.ModuleType:
         out, _ACTIVATIONS[act](_array(gate)) * _array(up))
     fake.embedding = lambda out, ids, table, scale: _assign(
         out, reference.embedding(_array(ids), _array(table)) * np.float32(scale))
-    fake.rotary = lambda out, x, positions, base: _assign(
-        out, reference.rotary_embedding(_array(x), _array(positions), base))
+    fake.rotary = lambda out, x, positions, base, rotary_dim=0: _assign(
+        out, reference.rotary_embedding(_array(x), _array(positions), base, rotary_dim or None))
     fake.attention = _attention
     return fake

@@ -2,8 +2,9 @@
 a NumPy layer written here from pytransformer.reference's functions: a post-LN encoder
 (BERT-like) on packed and on padded input, a pre-LN decoder (LLaMA-like: RMSNorm, grouped-query
 attention, rotary positions, SwiGLU) run whole and step by step through a KVCache, a post-LN
-decoder with cross-attention (Marian-like), int8 Linears against their dequantized weights,
-thread counts, and the errors."""
+decoder with cross-attention (Marian-like), a GPT-NeoX-like decoder (attention and feed-forward
+side by side from the layer's input, rotary positions on part of each head), int8 Linears
+against their dequantized weights, thread counts, and the errors."""
 
 import dataclasses
 from dataclasses import dataclass
@@ -45,12 +46,16 @@ class Spec:
     d_ff: int = 64
     sliding_window: int = 0  # of causal self-attention; 0 = none
     qk_norm: bool = False  # RMSNorm of each q and k head over D before rotary (Qwen3)
+    rotary_dim: int = 0  # features of each head rotated; 0 = all (GPT-NeoX, Phi: fewer)
+    parallel_residual: bool = False  # x + attn(norm1(x)) + ffn(norm2(x)) (GPT-NeoX, Phi)
 
 
 BERT = Spec(48, 4, 4, 12, pre_norm=False, rms=False, activation="gelu")
 LLAMA = Spec(32, 4, 2, 8, pre_norm=True, rms=True, activation="silu", gated=True,
              rotary_base=10000.0)
 MARIAN = Spec(32, 4, 4, 8, pre_norm=False, rms=False, activation="relu", cross=True)
+NEOX = Spec(32, 4, 4, 8, pre_norm=True, rms=False, activation="gelu", rotary_base=10000.0,
+            rotary_dim=4, parallel_residual=True)
 
 
 def normal(rng, *shape, scale=1.0, mean=0.0):
@@ -103,7 +108,8 @@ def build(s, p, **overrides):
         return _core.PackedLinear(weight, bias)
 
     args = dict(heads=s.heads, kv_heads=s.kv_heads, head_dim=s.head_dim, pre_norm=s.pre_norm,
-                rotary_base=s.rotary_base, sliding_window=s.sliding_window,
+                rotary_base=s.rotary_base, rotary_dim=s.rotary_dim,
+                parallel_residual=s.parallel_residual, sliding_window=s.sliding_window,
                 activation=getattr(_core.Activation, s.activation))
     args.update({name: part(name, *wb) for name, wb in p.items()})
     args.update(overrides)
@@ -126,7 +132,8 @@ def reference(s, p, h, *, mask=None, causal=False, positions=None, memory=None):
         if s.qk_norm:
             q, k = R.rms_norm(q, p["q_norm"][0], EPS), R.rms_norm(k, p["k_norm"][0], EPS)
         if s.rotary_base:
-            q, k = (R.rotary_embedding(t, positions, s.rotary_base) for t in (q, k))
+            q, k = (R.rotary_embedding(t, positions, s.rotary_base, s.rotary_dim or None)
+                    for t in (q, k))
         kv.update(k=k, v=v)
         context = R.scaled_dot_product_attention(q, k, v, key_padding_mask=mask, causal=causal,
                                                  sliding_window=s.sliding_window or None)
@@ -147,6 +154,9 @@ def reference(s, p, h, *, mask=None, causal=False, positions=None, memory=None):
         weight, bias = p[name]
         return R.rms_norm(x, weight, EPS) if s.rms else R.layer_norm(x, weight, bias, EPS)
 
+    if s.parallel_residual:  # both blocks read the layer's input
+        return h + self_attention(norm("self_norm", h)) + feed_forward(norm("ffn_norm", h)), \
+            kv["k"], kv["v"]
     blocks = [("self_norm", self_attention)]
     if memory is not None:
         blocks.append(("cross_norm", cross_attention))
@@ -191,8 +201,8 @@ def decoder_case(rng, T=7, pad=2, spec=LLAMA):
 
 
 @pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3),
-                                  dataclasses.replace(LLAMA, qk_norm=True)],
-                         ids=["llama", "sliding-window", "qk-norm"])
+                                  dataclasses.replace(LLAMA, qk_norm=True), NEOX],
+                         ids=["llama", "sliding-window", "qk-norm", "neox"])
 def test_decoder_causal_forward(isa, rng, spec):
     p, h, mask, positions = decoder_case(rng, spec=spec)
     got = build(spec, p).forward(h, positions=positions, key_padding_mask=mask, causal=True)
@@ -201,13 +211,13 @@ def test_decoder_causal_forward(isa, rng, spec):
 
 
 @pytest.mark.parametrize("spec", [LLAMA, dataclasses.replace(LLAMA, sliding_window=3),
-                                  dataclasses.replace(LLAMA, qk_norm=True)],
-                         ids=["llama", "sliding-window", "qk-norm"])
+                                  dataclasses.replace(LLAMA, qk_norm=True), NEOX],
+                         ids=["llama", "sliding-window", "qk-norm", "neox"])
 def test_decoder_incremental_decoding_matches_full_sequence(isa, rng, spec):
     p, h, mask, positions = decoder_case(rng, spec=spec)
     want, want_k, want_v = reference(spec, p, h, mask=mask, causal=True, positions=positions)
     layer = build(spec, p)
-    cache = _core.KVCache(2, 2, LLAMA.kv_heads, 16, LLAMA.head_dim)
+    cache = _core.KVCache(2, 2, spec.kv_heads, 16, spec.head_dim)
     start = 0
     for stop in (4, 5, 6, 7):  # a 4-token prompt, then one token a step
         got = layer.forward(np.ascontiguousarray(h[:, start:stop]),
@@ -317,6 +327,11 @@ def test_errors_name_the_argument(rng):
         marian.forward(normal(rng, 1, 2, MARIAN.d_model))
     with pytest.raises(ValueError, match="cross_q"):
         build(MARIAN, marian_weights, cross_q=None)
+    for rotary_dim in (3, -2, D + 2):
+        with pytest.raises(ValueError, match="^rotary_dim: "):
+            build(LLAMA, p, rotary_dim=rotary_dim)
+    with pytest.raises(ValueError, match="^parallel_residual: expected a pre-norm layer"):
+        build(MARIAN, marian_weights, parallel_residual=True)
 
 
 @pytest.mark.parametrize("name", ["self_norm", "ffn_norm", "cross_norm", "cross_q", "cross_out"])

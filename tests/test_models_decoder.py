@@ -135,6 +135,8 @@ def _llama_family(kind, **extra):
     ("qwen3", dict(num_attention_heads=4, num_key_value_heads=2, head_dim=24)),
     # Phi-3: fused q/k/v and gate/up projections; a window shorter than the prompts.
     ("phi3", dict(sliding_window=5, pad_token_id=0)),
+    # Phi-4-mini's partial rotary in small: 12 of each 16-wide head rotated.
+    ("phi3", dict(num_attention_heads=4, partial_rotary_factor=0.75, pad_token_id=0)),
 ])
 def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)
@@ -208,6 +210,55 @@ def _assert_left_padded_greedy_matches(hf, model, rng, pad):
                            pad_token_id=pad).numpy()
     got = model.generate(prompt, attention_mask=prompt_mask, max_new_tokens=10, eos_token_id=[])
     np.testing.assert_array_equal(got, want)
+
+
+def _parallel_family(kind, **extra):
+    sizes = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                 num_attention_heads=4, max_position_embeddings=64, bos_token_id=0,
+                 eos_token_id=0)
+    sizes.update(extra)
+    if kind == "gpt_neox":
+        return transformers.GPTNeoXForCausalLM(transformers.GPTNeoXConfig(**sizes))
+    return transformers.PhiForCausalLM(transformers.PhiConfig(**sizes))
+
+
+@pytest.mark.parametrize("kind,extra", [
+    # Pythia: attention and feed-forward side by side, a quarter of each head rotated.
+    ("gpt_neox", dict(rotary_pct=0.25)),
+    ("gpt_neox", dict(rotary_pct=0.5, use_parallel_residual=False, rope_theta=500.0)),
+    ("gpt_neox", dict(rotary_pct=1.0, hidden_act="gelu_new")),
+    # Phi-2: one LayerNorm feeding both blocks, 8 of each 20-wide head rotated, a logits bias.
+    ("phi", dict(hidden_size=80, partial_rotary_factor=0.4)),
+    ("phi", dict(num_key_value_heads=2, partial_rotary_factor=0.5)),
+])
+def test_parallel_residual_partial_rotary_match_transformers(kind, extra, tmp_path, rng):
+    """GPT-NeoX and Phi: x + attn(ln1(x)) + mlp(ln2(x)) (Phi: one norm) with rotary positions
+    on the first features of each head only; right-padded logits and left-padded greedy
+    generation against transformers."""
+    torch.manual_seed(8)
+    hf = _parallel_family(kind, **extra)
+    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+        for name, p in hf.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0 if "norm" in name and name.endswith("weight") else 0.0, 0.2)
+    model = _save(hf, tmp_path)
+    rotary = model.config.rotary_dim or model.config.head_dim
+    assert rotary == int(model.config.head_dim * extra.get("rotary_pct",
+                                                           extra.get("partial_rotary_factor", 1)))
+    assert model.config.parallel_residual == extra.get("use_parallel_residual", True)
+    ids, mask = _right_padded(rng, 3, 14)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],
+                               _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
+
+
+def test_phi_qk_layernorm_is_refused(tmp_path):
+    config = transformers.PhiConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=48,
+                                    num_hidden_layers=1, num_attention_heads=2, qk_layernorm=True)
+    transformers.PhiForCausalLM(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="qk_layernorm is not supported"):
+        pytransformer.load(tmp_path)
 
 
 @pytest.mark.parametrize("pre_norm", [True, False], ids=["pre-LN", "post-LN"])

@@ -118,6 +118,48 @@ def test_rotary_preserves_norms_and_empty(isa, rng):
     assert ops.rotary_embedding(empty, np.zeros(0, int)).shape == empty.shape
 
 
+# ---- partial rotary (GPT-NeoX's rotary_ndims, Phi's partial_rotary_factor) -----------------
+
+def torch_partial_rotary(x, positions, rotary_dim, base=10000.0):
+    """transformers' GPT-NeoX attention: apply_rotary_pos_emb on the first rotary_dim features
+    (inverse frequencies over rotary_dim), the rest concatenated back unchanged."""
+    rotated = torch_rotary(x[..., :rotary_dim], positions, base)
+    return np.concatenate([rotated, x[..., rotary_dim:]], axis=-1)
+
+
+@pytest.mark.parametrize("d, rotary_dim", [(64, 16), (80, 32), (10, 4), (66, 2), (34, 34),
+                                           (200, 50)])
+def test_rotary_partial_rotates_the_first_features_only(isa, rng, d, rotary_dim):
+    x = rng.standard_normal((2, 3, 7, d), dtype=np.float32)
+    positions = rng.integers(0, 300, size=(2, 7))
+    out = ops.rotary_embedding(x, positions, rotary_dim=rotary_dim)
+    assert_close(out, torch_partial_rotary(x, positions, rotary_dim))
+    assert_close(out, reference.rotary_embedding(x, positions, rotary_dim=rotary_dim))
+    assert np.array_equal(out[..., rotary_dim:], x[..., rotary_dim:])  # passed through exactly
+
+
+def test_rotary_partial_of_a_strided_head_view(isa, rng):
+    # The layer rotates q and k as [B, H, T, D] views of the fused projection.
+    qkv = rng.standard_normal((2, 5, 3 * 4 * 24), dtype=np.float32)
+    q = qkv[..., : 4 * 24].reshape(2, 5, 4, 24).transpose(0, 2, 1, 3)
+    positions = np.arange(5) + 11
+    assert_close(ops.rotary_embedding(q, positions, rotary_dim=8),
+                 torch_partial_rotary(q, positions, 8))
+
+
+@pytest.mark.parametrize("rotary_dim", [0, -2, 3, 66, True])
+def test_rotary_rejects_rotary_dim(rotary_dim):
+    with pytest.raises((ValueError, TypeError), match="^rotary_dim:"):
+        ops.rotary_embedding(np.ones((1, 1, 2, 64), np.float32), [0, 1], rotary_dim=rotary_dim)
+
+
+def test_rotary_partial_allows_an_odd_head_dim():
+    # Only the rotated features pair up: 4 of a 5-wide head is fine.
+    x = np.arange(10, dtype=np.float32).reshape(1, 1, 2, 5)
+    out = ops.rotary_embedding(x, [0, 1], rotary_dim=4)
+    assert_close(out, torch_partial_rotary(x, [0, 1], 4))
+
+
 # ---- dtypes, layouts and errors -------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float16])

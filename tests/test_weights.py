@@ -224,6 +224,16 @@ def test_hf_checkpoint_errors(tmp_path, rng):
       "sliding_window_layers": [1]}, r"indices in \[0, 1\)"),
     ({"kind": "decoder", "sliding_window": 4, "sliding_window_layers": "0"},
      "config.sliding_window_layers: expected a list"),
+    ({"rotary_dim": 4}, "config.rotary_dim: given with positions='learned'"),
+    ({"positions": "rotary", "rotary_dim": 3}, "config.rotary_dim: expected an even number"),
+    ({"positions": "rotary", "rotary_dim": 0}, "config.rotary_dim: expected an int >= 2, got 0"),
+    ({"positions": "rotary", "rotary_dim": 10},  # head_dim 8
+     "config.rotary_dim: expected an even number of features up to head_dim=8, got 10"),
+    ({"parallel_residual": True}, "config.parallel_residual: only pre-norm decoder-only models"),
+    ({"kind": "decoder", "norm_position": "post", "parallel_residual": True},
+     "config.parallel_residual: only pre-norm decoder-only models"),
+    ({"kind": "decoder", "norm_position": "pre", "parallel_residual": 1},
+     "config.parallel_residual: expected a bool, got 1"),
 ])
 def test_config_validation(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -274,8 +284,10 @@ def _hf_folder(path, **raw):
      "config.json: num_attention_heads: expected a positive int, got 0"),
     (dict(model_type="llama", hidden_size=16, num_attention_heads=2, num_key_value_heads=-1),
      "config.json: num_key_value_heads: expected a positive int, got -1"),
-    (dict(model_type="phi3", hidden_size=16, num_attention_heads=2, partial_rotary_factor=0.75),
-     "config.json: partial_rotary_factor 0.75 is not supported"),
+    (dict(model_type="phi3", hidden_size=16, num_attention_heads=2, partial_rotary_factor=0.1),
+     r"config.json: partial_rotary_factor \(rotary_pct\) 0.1 rotates 0 of head_dim=8 features"),
+    (dict(model_type="phi3", hidden_size=16, num_attention_heads=2, partial_rotary_factor=1.5),
+     r"config.json: partial_rotary_factor \(rotary_pct\) 1.5: expected a number in \(0, 1\]"),
     (dict(model_type="phi3", hidden_size=16, num_attention_heads=2,
           rope_scaling={"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}),
      "config.json: rope scaling 'longrope' is not supported"),

@@ -96,7 +96,8 @@ void register_layer(py::module_& m) {
 
   py::class_<model::TransformerLayer>(m, "TransformerLayer")
       .def(py::init([](int64_t heads, int64_t kv_heads, int64_t head_dim, bool pre_norm,
-                       std::optional<float> rotary_base, int64_t sliding_window,
+                       std::optional<float> rotary_base, int64_t rotary_dim,
+                       bool parallel_residual, int64_t sliding_window,
                        std::optional<float> attention_scale, Activation activation,
                        const py::object& qkv, const py::object& out, const py::object& self_norm,
                        const py::object& q_norm, const py::object& k_norm,
@@ -107,6 +108,8 @@ void register_layer(py::module_& m) {
              shape.heads = heads, shape.kv_heads = kv_heads, shape.head_dim = head_dim;
              shape.pre_norm = pre_norm;
              shape.rotary_base = rotary_base;
+             shape.rotary_dim = rotary_dim;
+             shape.parallel_residual = parallel_residual;
              if (sliding_window < 0)
                throw py::value_error("sliding_window: expected 0 (none) or a positive key count");
              shape.sliding_window = sliding_window;
@@ -133,7 +136,8 @@ void register_layer(py::module_& m) {
                                                 std::move(ffn));
            }),
            py::kw_only(), py::arg("heads"), py::arg("kv_heads"), py::arg("head_dim"),
-           py::arg("pre_norm"), py::arg("rotary_base") = py::none(), py::arg("sliding_window") = 0,
+           py::arg("pre_norm"), py::arg("rotary_base") = py::none(), py::arg("rotary_dim") = 0,
+           py::arg("parallel_residual") = false, py::arg("sliding_window") = 0,
            py::arg("attention_scale") = py::none(),
            py::arg("activation") = Activation::none, py::arg("qkv"), py::arg("out"),
            py::arg("self_norm"), py::arg("q_norm") = py::none(), py::arg("k_norm") = py::none(),

@@ -119,16 +119,16 @@ void register_ops(py::module_& m) {
 
   m.def(
       "rotary",
-      [](const py::array& x, const py::array& positions, float base) {
+      [](const py::array& x, const py::array& positions, float base, int64_t rotary_dim) {
         const auto xv = view<float>(x, "x");
         const auto pv = view<int64_t>(positions, "positions");
         auto out = new_array(xv.shape);
         auto out_v = mutable_view(out);
         py::gil_scoped_release release;
-        ops::rotary(xv, pv, base, out_v);
+        ops::rotary(xv, pv, base, out_v, rotary_dim);
         return out;
       },
-      py::arg("x"), py::arg("positions"), py::arg("base") = 10000.0f);
+      py::arg("x"), py::arg("positions"), py::arg("base") = 10000.0f, py::arg("rotary_dim") = 0);
 
   m.def(
       "attention",

@@ -212,10 +212,13 @@ void register_ops(py::module_& m) {
       py::arg("out"), py::arg("ids"), py::arg("table"), py::arg("scale") = 1.0f);
   m.def(
       "rotary",
-      [](const py::object& out, const py::object& x, const py::object& positions, float base) {
-        rotary(read_view(out, "out"), read_view(x, "x"), read_view(positions, "positions"), base);
+      [](const py::object& out, const py::object& x, const py::object& positions, float base,
+         int64_t rotary_dim) {
+        rotary(read_view(out, "out"), read_view(x, "x"), read_view(positions, "positions"), base,
+               rotary_dim);
       },
-      py::arg("out"), py::arg("x"), py::arg("positions"), py::arg("base"));
+      py::arg("out"), py::arg("x"), py::arg("positions"), py::arg("base"),
+      py::arg("rotary_dim") = 0);
   m.def(
       "attention",
       [](const py::object& out, const py::object& q, const py::object& k, const py::object& v,

@@ -44,8 +44,10 @@ void gated_activation(const DeviceView& out, const DeviceView& gate, const Devic
 void embedding(const DeviceView& out, const DeviceView& ids, const DeviceView& table, float scale);
 
 // --- rotary.cu ---
-// Rotate-half rotary embedding of x [B, H, T, D] at positions [B, T] or [T] into out.
-void rotary(const DeviceView& out, const DeviceView& x, const DeviceView& positions, float base);
+// Rotate-half rotary embedding of the first rotary_dim features (0: all D) of each head of
+// x [B, H, T, D] at positions [B, T] or [T] into out; the others are copied.
+void rotary(const DeviceView& out, const DeviceView& x, const DeviceView& positions, float base,
+            int64_t rotary_dim = 0);
 
 // --- attention.cu ---
 // The CPU op's semantics exactly (csrc/ops/attention.h): q [B, H, Tq, D], k, v [B, Hkv, Tk, D],

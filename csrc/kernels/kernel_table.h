@@ -28,13 +28,15 @@ using GatedActivationFn = void(const float* gate, const float* up, float* out, i
 // out[i, :] = table[ids[i], :] * scale for n ids (already checked to lie in [0, vocab)).
 using EmbeddingFn = void(const int64_t* ids, const float* table, float* out, int64_t n,
                          int64_t dim, float scale);
-// Rotary positions, rotate-half convention (Hugging Face LLaMA), on x [B, H, T, D] (D even),
-// read through its strides (the head axis D contiguous: a head view of a fused QKV projection
-// needs no copy), written to a C-contiguous out.
+// Rotary positions, rotate-half convention (Hugging Face LLaMA), on the first rotary_dim
+// (even, <= D) features of each head of x [B, H, T, D]; the other D - rotary_dim features are
+// copied as they are (partial rotary: GPT-NeoX, Phi). x is read through its strides (the head
+// axis D contiguous: a head view of a fused QKV projection needs no copy), out is C-contiguous.
 // positions[b * positions_stride_b + t] is the position of token t of sequence b.
 using RotaryFn = void(const float* x, int64_t x_stride_b, int64_t x_stride_h, int64_t x_stride_t,
                       const int64_t* positions, float* out, int64_t batch, int64_t heads,
-                      int64_t seq, int64_t dim, int64_t positions_stride_b, float base);
+                      int64_t seq, int64_t dim, int64_t rotary_dim, int64_t positions_stride_b,
+                      float base);
 // Packs w [N, K] (PyTorch's Linear layout; element (n, k) at w[n * stride_n + k * stride_k], so a
 // transposed [K, N] view packs without a copy) into the panel layout gemm() reads; packed holds
 // gemm_packed_size(N, K) floats.

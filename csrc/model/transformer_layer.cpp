@@ -10,6 +10,7 @@
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/layer_norm.h"
+#include "kernels/rotary_features.h"
 #include "ops/rotary.h"
 
 namespace pt::model {
@@ -114,9 +115,12 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
     throw std::invalid_argument("heads, kv_heads, head_dim: expected counts in [1, 2^24] with "
                                 "heads a multiple of kv_heads, got " + std::to_string(H) + ", " +
                                 std::to_string(Hkv) + ", " + std::to_string(D));
-  if (shape.rotary_base && D % 2 != 0)
+  if (shape.rotary_base && rotated_features(shape.rotary_dim, D) % 2 != 0)
     throw std::invalid_argument("head_dim: rotary positions need an even head_dim, got " +
                                 std::to_string(D));
+  if (shape.parallel_residual && (!shape.pre_norm || cross_))
+    throw std::invalid_argument("parallel_residual: expected a pre-norm layer without "
+                                "cross-attention");
   const int64_t E = d_model(), F = ffn_.up.out_features();
   check_linear(self_.qkv, "qkv", E, (H + 2 * Hkv) * D);
   check_linear(self_.out, "out", H * D, E);
@@ -179,6 +183,15 @@ void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
   if (cross_) steps[count++] = {&TransformerLayer::cross_attention, &cross_->norm};
   steps[count++] = {&TransformerLayer::feed_forward, &ffn_.norm};
 
+  if (shape_.parallel_residual) {  // x + attn(norm1(x)) + ffn(norm2(x))
+    const auto normed = dense(workspace(kNormed, n), h.shape);
+    const auto attended = dense(workspace(kStreamA, n), h.shape);  // x + attn(norm1(x))
+    self_.norm.apply(h, normed);
+    self_attention(as_const(normed), h, in, attended);
+    ffn_.norm.apply(h, normed);
+    feed_forward(as_const(normed), as_const(attended), in, out);
+    return;
+  }
   ops::ConstView x = h;
   for (int i = 0; i < count; ++i) {
     const ops::MutView next =
@@ -225,8 +238,8 @@ void TransformerLayer::self_attention(const ops::ConstView& x, const ops::ConstV
       throw std::invalid_argument("positions: this layer uses rotary positions, which need them");
     const auto q_rotated = dense(workspace(kQueries, B * H * T * D), {B, H, T, D});
     const auto k_rotated = dense(workspace(kKeys, B * Hkv * T * D), {B, Hkv, T, D});
-    ops::rotary(q, *in.positions, *shape_.rotary_base, q_rotated);
-    ops::rotary(k, *in.positions, *shape_.rotary_base, k_rotated);
+    ops::rotary(q, *in.positions, *shape_.rotary_base, q_rotated, shape_.rotary_dim);
+    ops::rotary(k, *in.positions, *shape_.rotary_base, k_rotated, shape_.rotary_dim);
     q = as_const(q_rotated);
     k = as_const(k_rotated);
   }

@@ -1,6 +1,6 @@
 // One Transformer layer run in a single call: self-attention (with a KV cache when decoding),
 // optional cross-attention, the feed-forward network, their norms and residuals, pre-LN or
-// post-LN. The Python model layer builds one per layer from the Linear layers it has packed, and
+// post-LN, one block after the other or side by side (parallel residual). The Python model layer builds one per layer from the Linear layers it has packed, and
 // calls it once per layer per forward pass. Op by op, Python dispatch, argument conversion and
 // fresh arrays between the kernels took 13% of a MiniLM forward of 16 tokens (6% remains around
 // the layers) and 5% of a GPT-2 decode step; paired, the whole-layer call is 5-7% faster on
@@ -54,6 +54,10 @@ struct LayerShape {
   int64_t heads = 0, kv_heads = 0, head_dim = 0;
   bool pre_norm = false;                 // x + f(norm(x)); else norm(x + f(x))
   std::optional<float> rotary_base;      // rotary positions on self-attention's q and k
+  int64_t rotary_dim = 0;                // features of each head they rotate; 0 = head_dim
+  // GPT-NeoX, Phi (pre-LN, no cross-attention): out = x + attn(norm1(x)) + ffn(norm2(x)), both
+  // blocks reading the layer's input, instead of the FFN reading the attention's output.
+  bool parallel_residual = false;
   Activation activation = Activation::none;  // of up, or of the gate when there is one
   int64_t sliding_window = 0;            // of causal self-attention (ops::attention); 0 = none
   std::optional<float> attention_scale;  // of both attentions' scores; none: 1 / sqrt(head_dim)

@@ -1,16 +1,18 @@
 #include "ops/rotary.h"
 
 #include "cpu/isa.h"
+#include "kernels/rotary_features.h"
 
 namespace pt::ops {
 
 void rotary(const ConstView& x, const TensorView<const int64_t>& positions, float base,
-            const MutView& out) {
+            const MutView& out, int64_t rotary_dim) {
   expect_rank("x", x, 4);
   expect_unit_last_stride("x", x);
   expect_shape("out", out, x.shape);
   const int64_t B = x.dim(0), H = x.dim(1), T = x.dim(2), D = x.dim(3);
-  if (D % 2 != 0) fail_shape("x", "an even head dimension (last axis)", x.shape);
+  const int64_t R = rotated_features(rotary_dim, D);
+  if (R % 2 != 0) fail_shape("x", "an even head dimension (last axis)", x.shape);
   expect_contiguous("positions", positions);
   int64_t positions_stride_b = 0;
   if (positions.rank() == 1) {
@@ -22,7 +24,7 @@ void rotary(const ConstView& x, const TensorView<const int64_t>& positions, floa
   if (!(base > 0.0f)) throw std::invalid_argument("base: expected a positive number");
   if (x.numel() == 0) return;
   kernels().rotary(x.data, x.stride(0), x.stride(1), x.stride(2), positions.data, out.data, B, H,
-                   T, D, positions_stride_b, base);
+                   T, D, R, positions_stride_b, base);
 }
 
 }  // namespace pt::ops

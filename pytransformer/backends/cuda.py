@@ -160,9 +160,9 @@ class CudaBackend:
         self.cuda.rms_norm(out, x, weight, eps, residual)
         return out
 
-    def rotary(self, x, positions: np.ndarray, base: float) -> DeviceArray:
+    def rotary(self, x, positions: np.ndarray, base: float, rotary_dim: int = 0) -> DeviceArray:
         out = self.empty(x.shape)
-        self.cuda.rotary(out, x, self._upload_shared(positions, np.int64), base)
+        self.cuda.rotary(out, x, self._upload_shared(positions, np.int64), base, rotary_dim)
         return out
 
     def embedding(self, ids: np.ndarray, table: DeviceArray, scale: float) -> DeviceArray:

@@ -4,7 +4,7 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import hf_bart, hf_bert, hf_gpt2, hf_llama, hf_marian, hf_opt, hf_t5
+from . import hf_bart, hf_bert, hf_gpt2, hf_gpt_neox, hf_llama, hf_marian, hf_opt, hf_phi, hf_t5
 
 HF_CONVERTERS = {
     "bart": hf_bart.convert,
@@ -13,6 +13,7 @@ HF_CONVERTERS = {
     "distilbert": hf_bert.convert_distilbert,
     "gemma": hf_llama.convert_gemma,
     "gpt2": hf_gpt2.convert,
+    "gpt_neox": hf_gpt_neox.convert,
     "llama": hf_llama.convert,
     "marian": hf_marian.convert,
     "mbart": hf_bart.convert_mbart,
@@ -20,6 +21,7 @@ HF_CONVERTERS = {
     "mpnet": hf_bert.convert_mpnet,
     "mt5": hf_t5.convert_mt5,
     "opt": hf_opt.convert,
+    "phi": hf_phi.convert,
     "phi3": hf_llama.convert_phi3,
     "qwen2": hf_llama.convert_qwen2,
     "qwen3": hf_llama.convert_qwen3,

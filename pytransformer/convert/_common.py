@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+import math
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -32,6 +33,37 @@ def hf_int(raw: dict, field: str, default: int, minimum: int = 1) -> int:
     missing field with its config class's default), else a ValueError naming the field."""
     value = raw.get(field)
     return check_int(default if value is None else value, f"config.json: {field}", minimum)
+
+
+def hf_rope(raw: dict, head_dim: int) -> Tuple[float, Optional[int]]:
+    """(base, rotary_dim) of config.json's rotary positions as transformers reads them: rotary_dim
+    = int(head_dim * partial_rotary_factor) features of each head rotated, None for all of them.
+    transformers 5 keeps rope_theta, the rope type and partial_rotary_factor in
+    "rope_parameters"; older files have them at the top level, GPT-NeoX's as rotary_emb_base and
+    rotary_pct. Scaled ropes (linear, dynamic, yarn, longrope, llama3) are refused."""
+    params = raw.get("rope_parameters") or {}
+    scaling = raw.get("rope_scaling") or {}
+    for source in (params, scaling):
+        kind = source.get("rope_type", source.get("type", "default"))
+        if kind not in ("default", None):
+            raise ValueError(f"config.json: rope scaling {kind!r} is not supported; supported: default")
+    fraction = params.get("partial_rotary_factor",
+                          raw.get("partial_rotary_factor", raw.get("rotary_pct", 1.0)))
+    if fraction is None:
+        fraction = 1.0
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r}: expected "
+                         "a number in (0, 1]")
+    rotary_dim = int(head_dim * fraction)
+    if rotary_dim % 2 or rotary_dim < 2:
+        raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r} rotates "
+                         f"{rotary_dim} of head_dim={head_dim} features; expected an even number "
+                         "of at least 2")
+    base = params.get("rope_theta", raw.get("rope_theta", raw.get("rotary_emb_base", 10000.0)))
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not (
+            math.isfinite(base) and base > 0):
+        raise ValueError(f"config.json: rope_theta {base!r}: expected a positive number")
+    return float(base), (None if rotary_dim == head_dim else rotary_dim)
 
 
 class CheckpointError(ValueError):

@@ -19,7 +19,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from ..config import GATED_BY_GATE, ModelConfig
-from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int
+from ._common import HF_ACTIVATIONS, Source, Tensors, hf_int, hf_rope
 
 # LlamaConfig's and GemmaConfig's defaults, used for a field missing from config.json (as
 # transformers does).
@@ -32,21 +32,6 @@ PHI3_DEFAULTS = {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 
 GEMMA_DEFAULTS = {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
                   "num_hidden_layers": 28, "num_attention_heads": 16, "head_dim": 256,
                   "max_position_embeddings": 8192}
-
-
-def _rope_theta(raw: dict) -> float:
-    # transformers 5 moved rope_theta / rope_scaling into "rope_parameters".
-    params = raw.get("rope_parameters") or {}
-    scaling = raw.get("rope_scaling") or {}
-    for source in (params, scaling):
-        kind = source.get("rope_type", source.get("type", "default"))
-        if kind not in ("default", None):
-            raise ValueError(f"config.json: rope scaling {kind!r} is not supported; supported: default")
-    partial = params.get("partial_rotary_factor", raw.get("partial_rotary_factor", 1.0))
-    if partial not in (None, 1, 1.0):
-        raise ValueError(f"config.json: partial_rotary_factor {partial!r} is not supported; "
-                         "supported: 1 (rotary positions on the whole head)")
-    return float(params.get("rope_theta", raw.get("rope_theta", 10000.0)))
 
 
 def _sliding_window(raw: dict, model_type: str,
@@ -102,6 +87,7 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
     head_dim = hf_int(raw, "head_dim", size.get("head_dim", E // H))
     window, window_layers = _sliding_window(raw, model_type, size["num_hidden_layers"])
     mlp_bias = bool(raw.get("mlp_bias", False))
+    rope_base, rotary_dim = hf_rope(raw, head_dim)
     # Our config has one switch for the attention projections' biases; a checkpoint with biases
     # on q, k and v only (Qwen2) gets a zero bias on the output projection, which adds nothing.
     config = ModelConfig(
@@ -110,7 +96,7 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm", norm_position="pre",
         norm_eps=raw.get("rms_norm_eps", 1e-6), activation=_activation(raw, model_type),
         positions="rotary", max_positions=size["max_position_embeddings"],
-        rope_base=_rope_theta(raw), embedding_scale=math.sqrt(E) if gemma else 1.0,
+        rope_base=rope_base, rotary_dim=rotary_dim, embedding_scale=math.sqrt(E) if gemma else 1.0,
         final_norm=True, attention_bias=qkv_bias, ffn_bias=mlp_bias,
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", gemma)),
         pad_token_id=raw.get("pad_token_id"), sliding_window=window,

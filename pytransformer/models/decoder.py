@@ -26,6 +26,7 @@ class DecoderLayer:
     def __init__(self, config: ModelConfig, tensors: Tensors, name: str, cross: bool, backend=CPU,
                  sliding_window: int = 0):
         self.pre_norm = config.norm_position == "pre"
+        self.parallel_residual = config.parallel_residual
         self.self_attn = Attention(config, tensors, name + ".self_attn", backend=backend,
                                    sliding_window=sliding_window)
         self.self_attn_norm = Norm(config, tensors, name + ".self_attn_norm", backend)
@@ -48,9 +49,14 @@ class DecoderLayer:
                 cache=None if cache is None else cache.store, cache_layer=layer,
                 cache_start=0 if cache is None else cache.length, memory_k=memory_k,
                 memory_v=memory_v, memory_offsets=memory_offsets)
-        sub_layers = [(self.self_attn_norm, lambda x, r: self.self_attn(
-            x, r, key_padding_mask=self_mask, causal=True, positions=positions, cache=cache,
-            layer=layer, bias=bias))]
+
+        def self_attention(x, r):
+            return self.self_attn(x, r, key_padding_mask=self_mask, causal=True,
+                                  positions=positions, cache=cache, layer=layer, bias=bias)
+
+        if self.parallel_residual:  # h + attn(norm1(h)) + ffn(norm2(h))
+            return self.ffn(self.ffn_norm(h), self_attention(self.self_attn_norm(h), h))
+        sub_layers = [(self.self_attn_norm, self_attention)]
         if self.cross_attn is not None:
             sub_layers.append((self.cross_attn_norm, lambda x, r: self.cross_attn(
                 x, r, memory_kv=memory_kv, offsets=memory_offsets)))

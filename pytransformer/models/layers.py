@@ -96,6 +96,7 @@ class Attention:
         self.head_dim = config.head_dim
         self.scale = config.score_scale
         self.rotary_base = float(config.rope_base) if config.positions == "rotary" and not cross else None
+        self.rotary_dim = config.rotary_dim or 0  # 0: all of head_dim
         self.cross = cross
         self.q_norm = self.k_norm = None
         if cross:
@@ -147,8 +148,8 @@ class Attention:
                 q = self._head_norm(self.q_norm, q)
                 k = self._head_norm(self.k_norm, k)
             if self.rotary_base is not None:
-                q = self.backend.rotary(q, positions, self.rotary_base)
-                k = self.backend.rotary(k, positions, self.rotary_base)
+                q = self.backend.rotary(q, positions, self.rotary_base, self.rotary_dim)
+                k = self.backend.rotary(k, positions, self.rotary_base, self.rotary_dim)
             if cache is not None:
                 cache.store.write(layer, k, v, cache.length)
                 end = cache.length + T
@@ -215,6 +216,8 @@ def whole_layer(config: ModelConfig, self_attn: Attention, self_norm: Norm, ffn:
                      cross_norm=cross_norm.parts())
     return build(heads=self_attn.heads, kv_heads=self_attn.kv_heads, head_dim=self_attn.head_dim,
                  pre_norm=config.norm_position == "pre", rotary_base=self_attn.rotary_base,
+                 rotary_dim=self_attn.rotary_dim,
+                 parallel_residual=config.parallel_residual,
                  sliding_window=self_attn.sliding_window, attention_scale=self_attn.scale,
                  activation=ffn.activation, qkv=self_attn.qkv.packed,
                  out=self_attn.out.packed, self_norm=self_norm.parts(),

@@ -50,17 +50,20 @@ void test_norm(bool rms, int rows, int C, bool residual, bool strided, bool sum_
   if (sum_out) expect_close("norm sum_out", sum.data(), want_sum.data(), sum.size(), 0);
 }
 
-void test_rotary(int B, int H, int T, int D, bool shared_pos) {
+// R: the features rotated (0: all D); those past R are copied (partial rotary).
+void test_rotary(int B, int H, int T, int D, bool shared_pos, int R = 0) {
   auto x = randv((size_t)B * T * H * D);  // stored [B, T, H, D], viewed as [B, H, T, D]
   std::vector<int64_t> pos((size_t)B * T);
   for (auto& p : pos) p = rng() % 5000;
   std::vector<float> out((size_t)B * H * T * D, NAN), want(out.size());
-  const int half = D / 2;
+  const int rotated = R ? R : D, half = rotated / 2;
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h)
-      for (int t = 0; t < T; ++t)
+      for (int t = 0; t < T; ++t) {
+        for (int i = rotated; i < D; ++i)
+          want[((b * H + h) * T + t) * D + i] = x[((b * T + t) * H + h) * D + i];
         for (int i = 0; i < half; ++i) {
-          const float inv = 1.0f / std::pow(10000.0f, (float)(2 * i) / (float)D);
+          const float inv = 1.0f / std::pow(10000.0f, (float)(2 * i) / (float)rotated);
           const float ang = (float)pos[(shared_pos ? 0 : b) * T + t] * inv;
           const float c = (float)std::cos((double)ang), s = (float)std::sin((double)ang);
           const float a = x[((b * T + t) * H + h) * D + i],
@@ -68,11 +71,12 @@ void test_rotary(int B, int H, int T, int D, bool shared_pos) {
           want[((b * H + h) * T + t) * D + i] = a * c - a2 * s;
           want[((b * H + h) * T + t) * D + i + half] = std::fma(a, s, a2 * c);
         }
+      }
   auto xv = V(x.data(), {B, H, T, D}, {(int64_t)T * H * D, D, (int64_t)H * D, 1});
   auto pv = shared_pos ? V(pos.data(), {B, T}, {0, 1}, DType::int64)
                        : V(pos.data(), {B, T}, {}, DType::int64);
-  rotary(V(out.data(), {B, H, T, D}), xv, pv, 10000.0f);
-  expect_close("rotary", out.data(), want.data(), out.size(), 0);
+  rotary(V(out.data(), {B, H, T, D}), xv, pv, 10000.0f, R);
+  expect_close(R ? "partial rotary" : "rotary", out.data(), want.data(), out.size(), 0);
 }
 
 void test_linear(int M, int N, int K, DType wt, int act, bool bias, bool residual,
@@ -247,6 +251,8 @@ int main() {
   }
   test_rotary(2, 3, 5, 8, false);
   test_rotary(2, 2, 3, 300, true);
+  test_rotary(2, 3, 5, 10, false, 4);    // GPT-NeoX-like: a quarter of the head rotated
+  test_rotary(1, 2, 3, 80, true, 32);    // Phi-2-like: 32 of 80
   run_attention_tests();
   printf("%s: %d failures\n", failures ? "FAILED" : "OK", failures);
   return failures != 0;
