@@ -118,6 +118,7 @@ def _llama_family(kind, **extra):
         "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM),
         "qwen3": (transformers.Qwen3Config, transformers.Qwen3ForCausalLM),
         "phi3": (transformers.Phi3Config, transformers.Phi3ForCausalLM),
+        "stablelm": (transformers.StableLmConfig, transformers.StableLmForCausalLM),
         "gemma": (transformers.GemmaConfig, transformers.GemmaForCausalLM)}[kind]
     sizes.update(extra)
     return model_class(config_class(**sizes))
@@ -137,16 +138,21 @@ def _llama_family(kind, **extra):
     ("phi3", dict(sliding_window=5, pad_token_id=0)),
     # Phi-4-mini's partial rotary in small: 12 of each 16-wide head rotated.
     ("phi3", dict(num_attention_heads=4, partial_rotary_factor=0.75, pad_token_id=0)),
+    # StableLM: LayerNorms, a quarter of each head rotated (its default); StableLM-2's q, k, v
+    # biases and a parallel layer with one norm.
+    ("stablelm", dict(num_attention_heads=4, num_key_value_heads=4)),
+    ("stablelm", dict(num_attention_heads=4, num_key_value_heads=2, use_qkv_bias=True,
+                      use_parallel_residual=True, partial_rotary_factor=0.5)),
 ])
 def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)
     hf = _llama_family(kind, **extra)
-    if kind in ("gemma", "qwen3"):  # random-init norms are the identity: make them count
+    if kind in ("gemma", "qwen3", "stablelm"):  # random-init norms are the identity: make them count
         with torch.no_grad():
             for name, p in hf.named_parameters():
                 if "norm" in name:  # Gemma stores the gain minus 1
-                    p.normal_(0.0 if kind == "gemma" else 1.0, 0.3)
-    if kind == "qwen2":  # random-init biases are zeros: make the q, k, v ones count
+                    p.normal_(0.0 if kind == "gemma" or name.endswith("bias") else 1.0, 0.3)
+    if kind == "qwen2" or extra.get("use_qkv_bias"):  # random-init biases are zeros: make the q, k, v ones count
         with torch.no_grad():
             for layer in hf.model.layers:
                 for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):

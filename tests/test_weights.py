@@ -365,3 +365,20 @@ def test_tensors_of_the_wrong_dtype_are_named(tmp_path, rng):
         for compute_type in (None, "float32", "int8"):
             with pytest.raises(ValueError, match=match):
                 pytransformer.load(tmp_path / case, compute_type=compute_type)
+
+
+def test_hf_rope_reads_every_spelling():
+    """hf_rope: transformers 5's rope_parameters, the older top-level fields, GPT-NeoX's
+    rotary_pct / rotary_emb_base, and the config class's default fraction for a file without
+    one (StableLmConfig's 0.25)."""
+    from pytransformer.convert._common import hf_rope
+
+    assert hf_rope({}, 16) == (10000.0, None)
+    assert hf_rope({}, 16, fraction_default=0.25) == (10000.0, 4)
+    assert hf_rope({"rotary_pct": 0.25, "rotary_emb_base": 500}, 16) == (500.0, 4)
+    assert hf_rope({"rope_parameters": {"partial_rotary_factor": 0.5, "rope_theta": 1e6}},
+                   16) == (1e6, 8)
+    assert hf_rope({"partial_rotary_factor": 0.4, "rope_theta": 1e4}, 80 // 4) == (1e4, 8)
+    assert hf_rope({"partial_rotary_factor": 1.0}, 12) == (10000.0, None)
+    with pytest.raises(ValueError, match="rope_theta 0: expected a positive number"):
+        hf_rope({"rope_theta": 0}, 16)

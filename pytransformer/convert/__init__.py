@@ -26,6 +26,7 @@ HF_CONVERTERS = {
     "qwen2": hf_llama.convert_qwen2,
     "qwen3": hf_llama.convert_qwen3,
     "roberta": hf_bert.convert_roberta,
+    "stablelm": hf_llama.convert_stablelm,
     "t5": hf_t5.convert,
     "xlm-roberta": hf_bert.convert_roberta,
 }

@@ -35,12 +35,14 @@ def hf_int(raw: dict, field: str, default: int, minimum: int = 1) -> int:
     return check_int(default if value is None else value, f"config.json: {field}", minimum)
 
 
-def hf_rope(raw: dict, head_dim: int) -> Tuple[float, Optional[int]]:
+def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[float, Optional[int]]:
     """(base, rotary_dim) of config.json's rotary positions as transformers reads them: rotary_dim
     = int(head_dim * partial_rotary_factor) features of each head rotated, None for all of them.
     transformers 5 keeps rope_theta, the rope type and partial_rotary_factor in
     "rope_parameters"; older files have them at the top level, GPT-NeoX's as rotary_emb_base and
-    rotary_pct. Scaled ropes (linear, dynamic, yarn, longrope, llama3) are refused."""
+    rotary_pct. fraction_default: the config class's partial_rotary_factor, for a file without
+    one (StableLmConfig: 0.25). Scaled ropes (linear, dynamic, yarn, longrope, llama3) are
+    refused."""
     params = raw.get("rope_parameters") or {}
     scaling = raw.get("rope_scaling") or {}
     for source in (params, scaling):
@@ -48,9 +50,9 @@ def hf_rope(raw: dict, head_dim: int) -> Tuple[float, Optional[int]]:
         if kind not in ("default", None):
             raise ValueError(f"config.json: rope scaling {kind!r} is not supported; supported: default")
     fraction = params.get("partial_rotary_factor",
-                          raw.get("partial_rotary_factor", raw.get("rotary_pct", 1.0)))
+                          raw.get("partial_rotary_factor", raw.get("rotary_pct", fraction_default)))
     if fraction is None:
-        fraction = 1.0
+        fraction = fraction_default
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r}: expected "
                          "a number in (0, 1]")

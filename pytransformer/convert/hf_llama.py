@@ -1,10 +1,13 @@
 """Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
-(LlamaModel, LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3" and "gemma". All are
-pre-RMSNorm decoders with rotary positions (rotate-half layout), grouped-query attention and a
-gated feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings
+(LlamaModel, LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3", "gemma" and "stablelm".
+All are pre-norm decoders with rotary positions (rotate-half layout), grouped-query attention and
+a gated feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings
 by sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in
-3072). Phi-3 stores q, k, v in one projection and gate and up in another; Qwen3 normalises each
-query and key head before the rotary positions. They differ in biases (LLaMA, Mistral, Phi-3,
+3072). The norms are RMSNorms but StableLM's LayerNorms (with biases); StableLM rotates a
+quarter of each head by default and may run attention and feed-forward side by side from one
+norm (use_parallel_residual), Phi-4-mini rotates three quarters. Phi-3 stores q, k, v in one
+projection and gate and up in another; Qwen3 normalises each query and key head before the
+rotary positions. They differ in biases (LLaMA, Mistral, Phi-3,
 Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v projections but not on the
 output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window of 4096
 positions in every layer, Phi-3-mini-4k through one of 2047, Qwen2 and Qwen3 with
@@ -29,6 +32,9 @@ LLAMA_DEFAULTS = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size":
 PHI3_DEFAULTS = {"vocab_size": 32064, "hidden_size": 3072, "intermediate_size": 8192,
                  "num_hidden_layers": 32, "num_attention_heads": 32,
                  "max_position_embeddings": 4096}
+STABLELM_DEFAULTS = {"vocab_size": 50304, "hidden_size": 2560, "intermediate_size": 6912,
+                     "num_hidden_layers": 32, "num_attention_heads": 32,
+                     "max_position_embeddings": 4096}
 GEMMA_DEFAULTS = {"vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
                   "num_hidden_layers": 28, "num_attention_heads": 16, "head_dim": 256,
                   "max_position_embeddings": 8192}
@@ -76,25 +82,33 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
              out_bias: bool) -> Tuple[ModelConfig, Tensors]:
     """out_bias counts only with qkv_bias (no family has an output bias alone)."""
     gemma = model_type == "gemma"
+    stablelm = model_type == "stablelm"  # LayerNorms; partial rotary; maybe parallel
     fused = model_type == "phi3"  # one qkv_proj and one gate_up_proj
     if gemma and raw.get("use_bidirectional_attention"):
         raise ValueError("config.json: use_bidirectional_attention is not supported; supported: "
                          "causal attention")
-    defaults = {"gemma": GEMMA_DEFAULTS, "phi3": PHI3_DEFAULTS}.get(model_type, LLAMA_DEFAULTS)
+    if stablelm and raw.get("qk_layernorm"):
+        raise ValueError("config.json: qk_layernorm is not supported; supported: false")
+    defaults = {"gemma": GEMMA_DEFAULTS, "phi3": PHI3_DEFAULTS,
+                "stablelm": STABLELM_DEFAULTS}.get(model_type, LLAMA_DEFAULTS)
     size = {key: hf_int(raw, key, default) for key, default in defaults.items()}
     E, H, F = size["hidden_size"], size["num_attention_heads"], size["intermediate_size"]
     Hkv = hf_int(raw, "num_key_value_heads", H)
     head_dim = hf_int(raw, "head_dim", size.get("head_dim", E // H))
     window, window_layers = _sliding_window(raw, model_type, size["num_hidden_layers"])
     mlp_bias = bool(raw.get("mlp_bias", False))
-    rope_base, rotary_dim = hf_rope(raw, head_dim)
+    rope_base, rotary_dim = hf_rope(raw, head_dim, 0.25 if stablelm else 1.0)
+    # StableLM with use_parallel_residual: one norm feeds attention and feed-forward alike.
+    parallel = stablelm and raw.get("use_parallel_residual", False) is True
     # Our config has one switch for the attention projections' biases; a checkpoint with biases
     # on q, k and v only (Qwen2) gets a zero bias on the output projection, which adds nothing.
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
         num_kv_heads=Hkv, attention_head_dim=head_dim if head_dim * H != E else None,
-        ffn_dim=F, vocab_size=size["vocab_size"], norm="rms_norm", norm_position="pre",
-        norm_eps=raw.get("rms_norm_eps", 1e-6), activation=_activation(raw, model_type),
+        ffn_dim=F, vocab_size=size["vocab_size"], norm="layer_norm" if stablelm else "rms_norm",
+        norm_position="pre",
+        norm_eps=raw.get("layer_norm_eps", 1e-5) if stablelm else raw.get("rms_norm_eps", 1e-6),
+        activation=_activation(raw, model_type), parallel_residual=parallel,
         positions="rotary", max_positions=size["max_position_embeddings"],
         rope_base=rope_base, rotary_dim=rotary_dim, embedding_scale=math.sqrt(E) if gemma else 1.0,
         final_norm=True, attention_bias=qkv_bias, ffn_bias=mlp_bias,
@@ -105,14 +119,17 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
     src = Source(tensors, "model." if "model.embed_tokens.weight" in tensors else "")
     D = head_dim
 
-    def norm(name: str) -> np.ndarray:  # Gemma's RMSNorm scales by 1 + weight
-        weight = src.get(name, (E,))
-        return weight + np.float32(1.0) if gemma else weight
+    def norm(name: str, ours: str) -> Tensors:
+        weight = src.get(name + ".weight", (E,))
+        if gemma:  # Gemma's RMSNorm scales by 1 + weight
+            weight = weight + np.float32(1.0)
+        out = {ours + ".weight": weight}
+        if stablelm:  # LayerNorm
+            out[ours + ".bias"] = src.get(name + ".bias", (E,))
+        return out
 
-    out = {
-        "embed.tokens": src.get("embed_tokens.weight", (config.vocab_size, E)),
-        "decoder.final_norm.weight": norm("norm.weight"),
-    }
+    out = {"embed.tokens": src.get("embed_tokens.weight", (config.vocab_size, E))}
+    out.update(norm("norm", "decoder.final_norm"))
     if not config.tie_word_embeddings:
         out["lm_head.weight"] = Source(tensors).get("lm_head.weight", (config.vocab_size, E))
     for i in range(config.num_layers):
@@ -146,8 +163,9 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
         if config.qk_norm:
             for name in ("q_norm", "k_norm"):
                 out[ours + f"self_attn.{name}.weight"] = src.get(attn + name + ".weight", (D,))
-        out[ours + "self_attn_norm.weight"] = norm(layer + "input_layernorm.weight")
-        out[ours + "ffn_norm.weight"] = norm(layer + "post_attention_layernorm.weight")
+        out.update(norm(layer + "input_layernorm", ours + "self_attn_norm"))
+        out.update(norm(layer + ("input_layernorm" if parallel else "post_attention_layernorm"),
+                        ours + "ffn_norm"))
     return config, out
 
 
@@ -171,10 +189,10 @@ def convert_gemma(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 
 
 def convert_phi3(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
-    """model_type "phi3" (Phi-3, Phi-3.5 mini): LLaMA's layer with q, k, v in one projection and
-    gate and up in another, no biases, a sliding window in every layer when the config has one
-    (Phi-3-mini-4k: 2047). The long-context variants' "longrope" scaling and Phi-4-mini's
-    partial rotary positions are refused."""
+    """model_type "phi3" (Phi-3, Phi-3.5 mini, Phi-4-mini): LLaMA's layer with q, k, v in one
+    projection and gate and up in another, no biases, a sliding window in every layer when the
+    config has one (Phi-3-mini-4k: 2047), rotary positions on partial_rotary_factor of each head
+    (Phi-4-mini: 3/4). The long-context variants' "longrope" scaling is refused."""
     return _convert(raw, tensors, "phi3", qkv_bias=False, out_bias=False)
 
 
@@ -189,3 +207,13 @@ def convert_qwen3(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     (128) that need not divide hidden_size (Qwen3-0.6B: 16 x 128 in 1024)."""
     bias = bool(raw.get("attention_bias", False))
     return _convert(raw, tensors, "qwen3", qkv_bias=bias, out_bias=bias)
+
+
+def convert_stablelm(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
+    """model_type "stablelm" (StableLM-3B-4E1T, StableLM-2): LLaMA's layer with LayerNorms,
+    rotary positions on partial_rotary_factor of each head (a quarter by default), biases on
+    q, k and v with use_qkv_bias, attention and feed-forward side by side from one norm with
+    use_parallel_residual. Per-head q / k LayerNorms (qk_layernorm: StableLM-2-12B) are
+    refused."""
+    return _convert(raw, tensors, "stablelm", qkv_bias=bool(raw.get("use_qkv_bias", False)),
+                    out_bias=False)
