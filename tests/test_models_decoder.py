@@ -259,6 +259,29 @@ def test_parallel_residual_partial_rotary_match_transformers(kind, extra, tmp_pa
     _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
 
 
+@pytest.mark.parametrize("rotary_dim", [8, 16], ids=["partial", "whole-head"])
+def test_gptj_matches_transformers(rotary_dim, tmp_path, rng):
+    """GPT-J: Phi's parallel layer with its rotary pairs adjacent (rotate every two), which the
+    converter turns into our rotate-half layout by reordering the q and k rows."""
+    torch.manual_seed(9)
+    config = transformers.GPTJConfig(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4,
+                                     rotary_dim=rotary_dim, n_positions=64, bos_token_id=0,
+                                     eos_token_id=0)
+    hf = transformers.GPTJForCausalLM(config)
+    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+        for name, p in hf.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    model = _save(hf, tmp_path)
+    assert model.config.parallel_residual and model.config.rotary_dim == (
+        None if rotary_dim == 16 else rotary_dim)
+    ids, mask = _right_padded(rng, 3, 14)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],
+                               _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
+
+
 def test_phi_qk_layernorm_is_refused(tmp_path):
     config = transformers.PhiConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=48,
                                     num_hidden_layers=1, num_attention_heads=2, qk_layernorm=True)

@@ -68,6 +68,12 @@ def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[fl
     return float(base), (None if rotary_dim == head_dim else rotary_dim)
 
 
+def layer_norm(src: "Source", name: str, ours: str, width: int) -> Tensors:
+    """The LayerNorm ``name`` (weight and bias of ``width`` features) under our name ``ours``."""
+    return {ours + ".weight": src.get(name + ".weight", (width,)),
+            ours + ".bias": src.get(name + ".bias", (width,))}
+
+
 class CheckpointError(ValueError):
     """A checkpoint lacks a tensor the config implies, or has one of the wrong shape."""
 

@@ -16,7 +16,7 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, hf_rope
+from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm
 
 # GPTNeoXConfig's defaults, used for a field missing from config.json (as transformers does).
 NEOX_DEFAULTS = {"vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44,
@@ -51,8 +51,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         return out
 
     def norm(name: str, ours: str) -> Tensors:
-        return {ours + ".weight": src.get(name + ".weight", (E,)),
-                ours + ".bias": src.get(name + ".bias", (E,))}
+        return layer_norm(src, name, ours, E)
 
     out = {"embed.tokens": src.get("embed_in.weight", (V, E))}
     out.update(norm("final_layer_norm", "decoder.final_norm"))

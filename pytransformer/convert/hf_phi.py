@@ -16,7 +16,7 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, hf_rope
+from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm
 
 # PhiConfig's defaults, used for a field missing from config.json (as transformers does).
 PHI_DEFAULTS = {"vocab_size": 51200, "hidden_size": 2048, "intermediate_size": 8192,
@@ -54,8 +54,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
                                                 for n, r in zip(names, rows)])}
 
     def norm(name: str, ours: str) -> Tensors:
-        return {ours + ".weight": src.get(name + ".weight", (E,)),
-                ours + ".bias": src.get(name + ".bias", (E,))}
+        return layer_norm(src, name, ours, E)
 
     out = {"embed.tokens": src.get("embed_tokens.weight", (V, E))}
     out.update(norm("final_layernorm", "decoder.final_norm"))
