@@ -61,6 +61,10 @@ def checkpoints(root) -> dict:
         "gptj": transformers.GPTJForCausalLM(transformers.GPTJConfig(
             vocab_size=97, n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=64,
             bos_token_id=0, eos_token_id=0)),
+        # StarCoder: GPT-2's layer with one key/value head for all the query heads.
+        "gpt_bigcode": transformers.GPTBigCodeForCausalLM(transformers.GPTBigCodeConfig(
+            vocab_size=97, n_embd=48, n_layer=2, n_head=4, n_positions=64, bos_token_id=0,
+            eos_token_id=0)),
         # T5 v1.1 / Flan-T5: relative position bias, unscaled scores, gated GELU, heads that
         # do not divide d_model.
         "t5": transformers.T5ForConditionalGeneration(transformers.T5Config(
@@ -142,5 +146,6 @@ def check_encoder_decoder(path, device, tolerance, compute_type=None, generation
 
 CHECKS = {"bert": check_encoder, "gpt2": check_decoder, "llama": check_decoder,
           "qwen3": check_decoder, "mistral": check_decoder, "gpt_neox": check_decoder,
-          "phi": check_decoder, "gptj": check_decoder, "t5": check_encoder_decoder,
+          "phi": check_decoder, "gptj": check_decoder, "gpt_bigcode": check_decoder,
+          "t5": check_encoder_decoder,
           "marian": check_encoder_decoder, "bart": check_encoder_decoder}

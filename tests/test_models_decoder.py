@@ -282,6 +282,29 @@ def test_gptj_matches_transformers(rotary_dim, tmp_path, rng):
     _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
 
 
+@pytest.mark.parametrize("multi_query", [True, False], ids=["multi-query", "multi-head"])
+def test_gpt_bigcode_matches_transformers(multi_query, tmp_path, rng):
+    """GPT-BigCode (StarCoder): GPT-2's layer with one key/value head shared by every query head
+    (our grouped-query attention with kv_heads = 1), or without multi_query the per-head
+    [q, k, v] rows regrouped."""
+    torch.manual_seed(10)
+    config = transformers.GPTBigCodeConfig(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4,
+                                           n_positions=64, multi_query=multi_query,
+                                           bos_token_id=0, eos_token_id=0)
+    hf = transformers.GPTBigCodeForCausalLM(config)
+    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+        for name, p in hf.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0 if "ln" in name and name.endswith("weight") else 0.0, 0.2)
+    model = _save(hf, tmp_path)
+    assert model.config.kv_heads == (1 if multi_query else 4)
+    ids, mask = _right_padded(rng, 3, 14)
+    real = mask.astype(bool)
+    np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],
+                               _logits(hf, ids, mask)[real], rtol=0, atol=1e-4)
+    _assert_left_padded_greedy_matches(hf, model, rng, pad=0)
+
+
 def test_phi_qk_layernorm_is_refused(tmp_path):
     config = transformers.PhiConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=48,
                                     num_hidden_layers=1, num_attention_heads=2, qk_layernorm=True)

@@ -4,8 +4,8 @@ HF_CONVERTERS maps a Hugging Face ``model_type`` to a function (config.json dict
 (ModelConfig, canonical tensors). One file per source format.
 """
 
-from . import (hf_bart, hf_bert, hf_gpt2, hf_gpt_neox, hf_gptj, hf_llama, hf_marian, hf_opt, hf_phi,
-               hf_t5)
+from . import (hf_bart, hf_bert, hf_gpt2, hf_gpt_bigcode, hf_gpt_neox, hf_gptj, hf_llama, hf_marian,
+               hf_opt, hf_phi, hf_t5)
 
 HF_CONVERTERS = {
     "bart": hf_bart.convert,
@@ -14,6 +14,7 @@ HF_CONVERTERS = {
     "distilbert": hf_bert.convert_distilbert,
     "gemma": hf_llama.convert_gemma,
     "gpt2": hf_gpt2.convert,
+    "gpt_bigcode": hf_gpt_bigcode.convert,
     "gpt_neox": hf_gpt_neox.convert,
     "gptj": hf_gptj.convert,
     "llama": hf_llama.convert,
