@@ -156,11 +156,12 @@ class ModelConfig:
                 raise ValueError(f"config.rotary_dim: expected an even number of features up to "
                                  f"head_dim={self.head_dim}, got {self.rotary_dim}")
         if not isinstance(self.parallel_residual, bool):
-            raise ValueError(f"config.parallel_residual: expected a bool, got {self.parallel_residual!r}")
+            raise ValueError(f"config.parallel_residual: expected a bool, got "
+                             f"{self.parallel_residual!r}")
         if self.parallel_residual and (self.kind != "decoder" or self.norm_position != "pre"):
             raise ValueError("config.parallel_residual: only pre-norm decoder-only models "
-                             f"(kind='decoder', norm_position='pre') have it, got kind={self.kind!r}, "
-                             f"norm_position={self.norm_position!r}")
+                             "(kind='decoder', norm_position='pre') have it, got "
+                             f"kind={self.kind!r}, norm_position={self.norm_position!r}")
         if self.relative_max_distance <= self.relative_buckets // 2:
             raise ValueError(f"config.relative_max_distance: expected more than half of "
                              f"relative_buckets={self.relative_buckets} (the exact buckets), got "

@@ -321,7 +321,8 @@ def sinusoidal_positions(length: int, dim: int) -> np.ndarray:
     return _core.sinusoidal_positions(length, dim)
 
 
-def rotary_embedding(x, positions, base: float = 10000.0, rotary_dim: Optional[int] = None) -> np.ndarray:
+def rotary_embedding(x, positions, base: float = 10000.0,
+                     rotary_dim: Optional[int] = None) -> np.ndarray:
     """Rotary positions (rotate-half convention of Hugging Face LLaMA) applied to x [B, H, T, D]
     at positions [T] or [B, T] (integers). rotary_dim: rotate only the first rotary_dim (even)
     features of each head and pass the others through (partial rotary: GPT-NeoX, Phi); None:

@@ -147,12 +147,13 @@ def _llama_family(kind, **extra):
 def test_llama_family_logits_match_transformers(kind, extra, tmp_path, rng):
     torch.manual_seed(4)
     hf = _llama_family(kind, **extra)
-    if kind in ("gemma", "qwen3", "stablelm"):  # random-init norms are the identity: make them count
+    # Random-init norms are the identity and biases zero: make them count.
+    if kind in ("gemma", "qwen3", "stablelm"):
         with torch.no_grad():
             for name, p in hf.named_parameters():
                 if "norm" in name:  # Gemma stores the gain minus 1
                     p.normal_(0.0 if kind == "gemma" or name.endswith("bias") else 1.0, 0.3)
-    if kind == "qwen2" or extra.get("use_qkv_bias"):  # random-init biases are zeros: make the q, k, v ones count
+    if kind == "qwen2" or extra.get("use_qkv_bias"):  # the q, k, v biases
         with torch.no_grad():
             for layer in hf.model.layers:
                 for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
@@ -243,7 +244,7 @@ def test_parallel_residual_partial_rotary_match_transformers(kind, extra, tmp_pa
     generation against transformers."""
     torch.manual_seed(8)
     hf = _parallel_family(kind, **extra)
-    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
         for name, p in hf.named_parameters():
             if p.dim() == 1:
                 p.normal_(1.0 if "norm" in name and name.endswith("weight") else 0.0, 0.2)
@@ -268,7 +269,7 @@ def test_gptj_matches_transformers(rotary_dim, tmp_path, rng):
                                      rotary_dim=rotary_dim, n_positions=64, bos_token_id=0,
                                      eos_token_id=0)
     hf = transformers.GPTJForCausalLM(config)
-    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
         for name, p in hf.named_parameters():
             if p.dim() == 1:
                 p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
@@ -292,7 +293,7 @@ def test_gpt_bigcode_matches_transformers(multi_query, tmp_path, rng):
                                            n_positions=64, multi_query=multi_query,
                                            bos_token_id=0, eos_token_id=0)
     hf = transformers.GPTBigCodeForCausalLM(config)
-    with torch.no_grad():  # random-init LayerNorms are the identity and biases zero: make them count
+    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
         for name, p in hf.named_parameters():
             if p.dim() == 1:
                 p.normal_(1.0 if "ln" in name and name.endswith("weight") else 0.0, 0.2)

@@ -1,11 +1,12 @@
 // One Transformer layer run in a single call: self-attention (with a KV cache when decoding),
 // optional cross-attention, the feed-forward network, their norms and residuals, pre-LN or
-// post-LN, one block after the other or side by side (parallel residual). The Python model layer builds one per layer from the Linear layers it has packed, and
-// calls it once per layer per forward pass. Op by op, Python dispatch, argument conversion and
-// fresh arrays between the kernels took 13% of a MiniLM forward of 16 tokens (6% remains around
-// the layers) and 5% of a GPT-2 decode step; paired, the whole-layer call is 5-7% faster on
-// MiniLM B=1 and 2-9% on GPT-2 greedy, with bit-identical outputs (the same kernels in the same
-// order). The intermediate arrays live in a per-thread workspace reused call after call.
+// post-LN, one block after the other or side by side (parallel residual). The Python model
+// layer builds one per layer from the Linear layers it has packed, and calls it once per layer
+// per forward pass. Op by op, Python dispatch, argument conversion and fresh arrays between the
+// kernels took 13% of a MiniLM forward of 16 tokens (6% remains around the layers) and 5% of a
+// GPT-2 decode step; paired, the whole-layer call is 5-7% faster on MiniLM B=1 and 2-9% on
+// GPT-2 greedy, with bit-identical outputs (the same kernels in the same order). The
+// intermediate arrays live in a per-thread workspace reused call after call.
 // Shapes: B = batch, T = positions of this call, E = d_model, H / Hkv = query / key-value heads,
 // D = head_dim, F = d_ff.
 #pragma once

@@ -48,12 +48,14 @@ def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[fl
     for source in (params, scaling):
         kind = source.get("rope_type", source.get("type", "default"))
         if kind not in ("default", None):
-            raise ValueError(f"config.json: rope scaling {kind!r} is not supported; supported: default")
+            raise ValueError(f"config.json: rope scaling {kind!r} is not supported; "
+                             "supported: default")
     fraction = params.get("partial_rotary_factor",
                           raw.get("partial_rotary_factor", raw.get("rotary_pct", fraction_default)))
     if fraction is None:
         fraction = fraction_default
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+            or not 0 < fraction <= 1):
         raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r}: expected "
                          "a number in (0, 1]")
     rotary_dim = int(head_dim * fraction)
@@ -66,6 +68,14 @@ def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[fl
             math.isfinite(base) and base > 0):
         raise ValueError(f"config.json: rope_theta {base!r}: expected a positive number")
     return float(base), (None if rotary_dim == head_dim else rotary_dim)
+
+
+def stack_qkv_by_kind(rows: np.ndarray, heads: int, head_dim: int) -> np.ndarray:
+    """A fused q/k/v projection's weight or bias whose rows hold each head's q, k and v side by
+    side ([H, 3, D] rows: GPT-NeoX, GPT-BigCode without multi_query), with its rows regrouped as
+    ours: every head's q, then every k, then every v ([3, H, D])."""
+    grouped = rows.reshape((heads, 3, head_dim) + rows.shape[1:]).swapaxes(0, 1)
+    return np.ascontiguousarray(grouped.reshape(rows.shape))
 
 
 def layer_norm(src: "Source", name: str, ours: str, width: int) -> Tensors:

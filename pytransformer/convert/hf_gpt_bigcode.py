@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Tuple
 
-import numpy as np
-
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, layer_norm
+from ._common import Source, Tensors, hf_activation, hf_int, layer_norm, stack_qkv_by_kind
 
 # GPTBigCodeConfig's defaults, used for a field missing from config.json (as transformers does).
 BIGCODE_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12,
@@ -58,10 +56,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     for i in range(config.num_layers):
         layer, ours = f"h.{i}.", f"decoder.{i}."
         qkv = linear(layer + "attn.c_attn", ours + "self_attn.qkv", E + 2 * Hkv * D, E)
-        if not multi_query:  # rows [H, 3, D] -> [3, H, D]
-            qkv = {name: np.ascontiguousarray(value.reshape((H, 3, D) + value.shape[1:])
-                                              .swapaxes(0, 1).reshape(value.shape))
-                   for name, value in qkv.items()}
+        if not multi_query:
+            qkv = {name: stack_qkv_by_kind(rows, H, D) for name, rows in qkv.items()}
         out.update(qkv)
         out.update(linear(layer + "attn.c_proj", ours + "self_attn.out", E, E))
         out.update(linear(layer + "mlp.c_fc", ours + "ffn.up", F, E))

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Tuple
 
-import numpy as np
-
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm
+from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm, stack_qkv_by_kind
 
 # GPTNeoXConfig's defaults, used for a field missing from config.json (as transformers does).
 NEOX_DEFAULTS = {"vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44,
@@ -36,7 +34,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H, ffn_dim=F,
         vocab_size=V, norm="layer_norm", norm_position="pre",
-        norm_eps=raw.get("layer_norm_eps", 1e-5), activation=hf_activation(raw, "hidden_act", "gelu"),
+        norm_eps=raw.get("layer_norm_eps", 1e-5),
+        activation=hf_activation(raw, "hidden_act", "gelu"),
         positions="rotary", max_positions=size["max_position_embeddings"], rope_base=rope_base,
         rotary_dim=rotary_dim, final_norm=True, attention_bias=bias, ffn_bias=True,
         tie_word_embeddings=raw.get("tie_word_embeddings", False) is True,
@@ -62,9 +61,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     for i in range(config.num_layers):
         layer, ours = f"layers.{i}.", f"decoder.{i}."
         qkv = linear(layer + "attention.query_key_value", ours + "self_attn.qkv", 3 * E, E, bias)
-        for name, value in qkv.items():  # rows [H, 3, D] -> [3, H, D]
-            out[name] = np.ascontiguousarray(
-                value.reshape((H, 3, D) + value.shape[1:]).swapaxes(0, 1).reshape(value.shape))
+        out.update({name: stack_qkv_by_kind(rows, H, D) for name, rows in qkv.items()})
         out.update(linear(layer + "attention.dense", ours + "self_attn.out", E, E, bias))
         out.update(norm(layer + "input_layernorm", ours + "self_attn_norm"))
         out.update(linear(layer + "mlp.dense_h_to_4h", ours + "ffn.up", F, E))
