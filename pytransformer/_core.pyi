@@ -31,7 +31,8 @@ def activation(x: np.ndarray, activation: Activation) -> np.ndarray: ...
 def gated_activation(gate: np.ndarray, up: np.ndarray, activation: Activation) -> np.ndarray: ...
 def embedding(ids: np.ndarray, table: np.ndarray, scale: float = 1.0) -> np.ndarray: ...
 def sinusoidal_positions(length: int, dim: int) -> np.ndarray: ...
-def rotary(x: np.ndarray, positions: np.ndarray, base: float = 10000.0) -> np.ndarray: ...
+def rotary(x: np.ndarray, positions: np.ndarray, base: float = 10000.0,
+           rotary_dim: int = 0) -> np.ndarray: ...
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, key_padding_mask: Optional[np.ndarray],
               causal: bool, attn_bias: Optional[np.ndarray], scale: float,
               out: Optional[np.ndarray] = None, q_offsets: Optional[np.ndarray] = None,
@@ -73,7 +74,8 @@ class Norm:
 
 class TransformerLayer:
     def __init__(self, *, heads: int, kv_heads: int, head_dim: int, pre_norm: bool,
-                 rotary_base: Optional[float] = None, sliding_window: int = 0,
+                 rotary_base: Optional[float] = None, rotary_dim: int = 0,
+                 parallel_residual: bool = False, sliding_window: int = 0,
                  attention_scale: Optional[float] = None, activation: Activation = ...,
                  qkv: PackedLinear | PackedLinearInt8, out: PackedLinear | PackedLinearInt8,
                  self_norm: Norm, q_norm: Optional[Norm] = None, k_norm: Optional[Norm] = None,

@@ -330,6 +330,9 @@ def rotary_embedding(x, positions, base: float = 10000.0,
     x = _checks.floats(x, "x")
     _checks.rank(x, "x", 4, "[B, H, T, D]")
     rotated = 0 if rotary_dim is None else _checks.positive_int(rotary_dim, "rotary_dim")
+    if rotated > x.shape[-1]:  # before the binding, whose int64 a huge count would not fit
+        raise ValueError(f"rotary_dim: expected at most the head dimension {x.shape[-1]}, got "
+                         f"{rotated}")
     return _core.rotary(x, _checks.integers(positions, "positions"), _checks.real(base, "base"),
                         rotated)
 

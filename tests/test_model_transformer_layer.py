@@ -330,6 +330,8 @@ def test_errors_name_the_argument(rng):
     for rotary_dim in (3, -2, D + 2):
         with pytest.raises(ValueError, match="^rotary_dim: "):
             build(LLAMA, p, rotary_dim=rotary_dim)
+    with pytest.raises(ValueError, match="^rotary_dim: given without rotary_base"):
+        build(MARIAN, marian_weights, rotary_dim=4)
     with pytest.raises(ValueError, match="^parallel_residual: expected a pre-norm layer"):
         build(MARIAN, marian_weights, parallel_residual=True)
 

@@ -232,7 +232,7 @@ def _parallel_family(kind, **extra):
 @pytest.mark.parametrize("kind,extra", [
     # Pythia: attention and feed-forward side by side, a quarter of each head rotated.
     ("gpt_neox", dict(rotary_pct=0.25)),
-    ("gpt_neox", dict(rotary_pct=0.5, use_parallel_residual=False, rope_theta=500.0)),
+    ("gpt_neox", dict(rotary_pct=0.5, use_parallel_residual=False, rotary_emb_base=500.0)),
     ("gpt_neox", dict(rotary_pct=1.0, hidden_act="gelu_new")),
     # Phi-2: one LayerNorm feeding both blocks, 8 of each 20-wide head rotated, a logits bias.
     ("phi", dict(hidden_size=80, partial_rotary_factor=0.4)),
@@ -253,6 +253,7 @@ def test_parallel_residual_partial_rotary_match_transformers(kind, extra, tmp_pa
     assert rotary == int(model.config.head_dim * extra.get("rotary_pct",
                                                            extra.get("partial_rotary_factor", 1)))
     assert model.config.parallel_residual == extra.get("use_parallel_residual", True)
+    assert model.config.rope_base == extra.get("rotary_emb_base", 10000.0)
     ids, mask = _right_padded(rng, 3, 14)
     real = mask.astype(bool)
     np.testing.assert_allclose(model.forward(ids, attention_mask=mask)[real],

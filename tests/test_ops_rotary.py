@@ -147,7 +147,7 @@ def test_rotary_partial_of_a_strided_head_view(isa, rng):
                  torch_partial_rotary(q, positions, 8))
 
 
-@pytest.mark.parametrize("rotary_dim", [0, -2, 3, 66, True])
+@pytest.mark.parametrize("rotary_dim", [0, -2, 3, 66, True, 2**70])
 def test_rotary_rejects_rotary_dim(rotary_dim):
     with pytest.raises((ValueError, TypeError), match="^rotary_dim:"):
         ops.rotary_embedding(np.ones((1, 1, 2, 64), np.float32), [0, 1], rotary_dim=rotary_dim)

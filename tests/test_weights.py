@@ -285,9 +285,13 @@ def _hf_folder(path, **raw):
     (dict(model_type="llama", hidden_size=16, num_attention_heads=2, num_key_value_heads=-1),
      "config.json: num_key_value_heads: expected a positive int, got -1"),
     (dict(model_type="phi3", hidden_size=16, num_attention_heads=2, partial_rotary_factor=0.1),
-     r"config.json: partial_rotary_factor \(rotary_pct\) 0.1 rotates 0 of head_dim=8 features"),
+     "config.json: partial_rotary_factor 0.1 rotates 0 of head_dim=8 features"),
     (dict(model_type="phi3", hidden_size=16, num_attention_heads=2, partial_rotary_factor=1.5),
-     r"config.json: partial_rotary_factor \(rotary_pct\) 1.5: expected a number in \(0, 1\]"),
+     r"config.json: partial_rotary_factor 1.5: expected a number in \(0, 1\]"),
+    (dict(model_type="gptj", n_embd=32, n_head=2, rotary_dim=None),
+     "config.json: rotary_dim None rotates 32 features; expected an even number up to the head's 16"),
+    (dict(model_type="gpt_neox", hidden_size=32, num_attention_heads=2, rotary_emb_base=-1.0),
+     "config.json: rotary_emb_base -1.0: expected a positive number"),
     (dict(model_type="phi3", hidden_size=16, num_attention_heads=2,
           rope_scaling={"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}),
      "config.json: rope scaling 'longrope' is not supported"),
@@ -368,17 +372,23 @@ def test_tensors_of_the_wrong_dtype_are_named(tmp_path, rng):
 
 
 def test_hf_rope_reads_every_spelling():
-    """hf_rope: transformers 5's rope_parameters, the older top-level fields, GPT-NeoX's
-    rotary_pct / rotary_emb_base, and the config class's default fraction for a file without
-    one (StableLmConfig's 0.25)."""
+    """hf_rope: transformers 5's rope_parameters, the older top-level fields (GPT-NeoX's
+    rotary_pct / rotary_emb_base only), the config class's default fraction for a file without
+    one, and no partial rotary at all for the families whose embedding covers the whole head
+    (transformers ignores the factor there)."""
     from pytransformer.convert._common import hf_rope
 
     assert hf_rope({}, 16) == (10000.0, None)
-    assert hf_rope({}, 16, fraction_default=0.25) == (10000.0, 4)
-    assert hf_rope({"rotary_pct": 0.25, "rotary_emb_base": 500}, 16) == (500.0, 4)
+    assert hf_rope({"partial_rotary_factor": 0.5, "rope_theta": 7.0}, 16) == (7.0, None)  # LLaMA
+    assert hf_rope({}, 16, 0.25) == (10000.0, 4)  # StableLM's default
+    assert hf_rope({"partial_rotary_factor": 0.4, "rope_theta": 1e4}, 20, 0.5) == (1e4, 8)
     assert hf_rope({"rope_parameters": {"partial_rotary_factor": 0.5, "rope_theta": 1e6}},
-                   16) == (1e6, 8)
-    assert hf_rope({"partial_rotary_factor": 0.4, "rope_theta": 1e4}, 80 // 4) == (1e4, 8)
-    assert hf_rope({"partial_rotary_factor": 1.0}, 12) == (10000.0, None)
-    with pytest.raises(ValueError, match="rope_theta 0: expected a positive number"):
-        hf_rope({"rope_theta": 0}, 16)
+                   16, 1.0) == (1e6, 8)
+    assert hf_rope({"partial_rotary_factor": 1.0}, 12, 1.0) == (10000.0, None)
+    neox = dict(fraction_field="rotary_pct", base_field="rotary_emb_base")
+    assert hf_rope({"rotary_pct": 0.5, "rotary_emb_base": 500}, 16, 0.25, **neox) == (500.0, 8)
+    # GPTNeoXConfig reads neither of the other spellings.
+    assert hf_rope({"partial_rotary_factor": 0.5, "rope_theta": 9.0}, 16, 0.25, **neox) == (
+        10000.0, 4)
+    with pytest.raises(ValueError, match="rope_parameters.rope_theta 0: expected a positive"):
+        hf_rope({"rope_parameters": {"rope_theta": 0}}, 16)

@@ -7,7 +7,7 @@
 //
 // Bit-for-bit the CPU's angles: the inverse frequencies are computed on the host with the CPU
 // kernel's own float expression (device powf may differ from glibc's in the last ulp) and kept
-// on the device per (base, D); angle = float(pos) * inv_freq in float; cos and sin of that angle
+// on the device per (base, R); angle = float(pos) * inv_freq in float; cos and sin of that angle
 // in double, rounded to float; the rotation without contracted FMAs where the CPU has none.
 #include <cmath>
 #include <map>

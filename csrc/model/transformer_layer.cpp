@@ -115,6 +115,8 @@ TransformerLayer::TransformerLayer(const LayerShape& shape, SelfAttentionWeights
     throw std::invalid_argument("heads, kv_heads, head_dim: expected counts in [1, 2^24] with "
                                 "heads a multiple of kv_heads, got " + std::to_string(H) + ", " +
                                 std::to_string(Hkv) + ", " + std::to_string(D));
+  if (!shape.rotary_base && shape.rotary_dim != 0)
+    throw std::invalid_argument("rotary_dim: given without rotary_base (no rotary positions)");
   if (shape.rotary_base && rotated_features(shape.rotary_dim, D) % 2 != 0)
     throw std::invalid_argument("head_dim: rotary positions need an even head_dim, got " +
                                 std::to_string(D));

@@ -35,14 +35,18 @@ def hf_int(raw: dict, field: str, default: int, minimum: int = 1) -> int:
     return check_int(default if value is None else value, f"config.json: {field}", minimum)
 
 
-def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[float, Optional[int]]:
+def hf_rope(raw: dict, head_dim: int, fraction_default: Optional[float] = None, *,
+            fraction_field: str = "partial_rotary_factor",
+            base_field: str = "rope_theta") -> Tuple[float, Optional[int]]:
     """(base, rotary_dim) of config.json's rotary positions as transformers reads them: rotary_dim
     = int(head_dim * partial_rotary_factor) features of each head rotated, None for all of them.
     transformers 5 keeps rope_theta, the rope type and partial_rotary_factor in
-    "rope_parameters"; older files have them at the top level, GPT-NeoX's as rotary_emb_base and
-    rotary_pct. fraction_default: the config class's partial_rotary_factor, for a file without
-    one (StableLmConfig: 0.25). Scaled ropes (linear, dynamic, yarn, longrope, llama3) are
-    refused."""
+    "rope_parameters"; older files have them at the top level, as fraction_field and base_field
+    (GPT-NeoX: rotary_pct and rotary_emb_base; its config class reads no other spelling).
+    fraction_default: the config class's fraction for a file without one (Phi-3 1, StableLM and
+    GPT-NeoX 0.25, Phi 0.5), or None for a family whose rotary embedding always covers the whole
+    head, which transformers gives every feature whatever the factor says (LLaMA, Mistral,
+    Qwen2, Qwen3, Gemma). Scaled ropes (linear, dynamic, yarn, longrope, llama3) are refused."""
     params = raw.get("rope_parameters") or {}
     scaling = raw.get("rope_scaling") or {}
     for source in (params, scaling):
@@ -50,23 +54,25 @@ def hf_rope(raw: dict, head_dim: int, fraction_default: float = 1.0) -> Tuple[fl
         if kind not in ("default", None):
             raise ValueError(f"config.json: rope scaling {kind!r} is not supported; "
                              "supported: default")
-    fraction = params.get("partial_rotary_factor",
-                          raw.get("partial_rotary_factor", raw.get("rotary_pct", fraction_default)))
+    base_name = "rope_parameters.rope_theta" if "rope_theta" in params else base_field
+    base = params.get("rope_theta", raw.get(base_field, 10000.0))
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not (
+            math.isfinite(base) and base > 0):
+        raise ValueError(f"config.json: {base_name} {base!r}: expected a positive number")
+    if fraction_default is None:
+        return float(base), None
+    fraction_name = ("rope_parameters.partial_rotary_factor"
+                     if "partial_rotary_factor" in params else fraction_field)
+    fraction = params.get("partial_rotary_factor", raw.get(fraction_field, fraction_default))
     if fraction is None:
         fraction = fraction_default
     if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
             or not 0 < fraction <= 1):
-        raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r}: expected "
-                         "a number in (0, 1]")
+        raise ValueError(f"config.json: {fraction_name} {fraction!r}: expected a number in (0, 1]")
     rotary_dim = int(head_dim * fraction)
     if rotary_dim % 2 or rotary_dim < 2:
-        raise ValueError(f"config.json: partial_rotary_factor (rotary_pct) {fraction!r} rotates "
-                         f"{rotary_dim} of head_dim={head_dim} features; expected an even number "
-                         "of at least 2")
-    base = params.get("rope_theta", raw.get("rope_theta", raw.get("rotary_emb_base", 10000.0)))
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not (
-            math.isfinite(base) and base > 0):
-        raise ValueError(f"config.json: rope_theta {base!r}: expected a positive number")
+        raise ValueError(f"config.json: {fraction_name} {fraction!r} rotates {rotary_dim} of "
+                         f"head_dim={head_dim} features; expected an even number of at least 2")
     return float(base), (None if rotary_dim == head_dim else rotary_dim)
 
 

@@ -29,7 +29,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     if E % H:
         raise ValueError(f"config.json: num_attention_heads={H} does not divide hidden_size={E}")
     D = E // H
-    rope_base, rotary_dim = hf_rope(raw, D)
+    rope_base, rotary_dim = hf_rope(raw, D, 0.25, fraction_field="rotary_pct",
+                                    base_field="rotary_emb_base")
     bias = raw.get("attention_bias", True) is not False
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H, ffn_dim=F,

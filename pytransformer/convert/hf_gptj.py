@@ -40,10 +40,13 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     if E % H:
         raise ValueError(f"config.json: n_head={H} does not divide n_embd={E}")
     D = E // H
-    rotary_dim = hf_int(raw, "rotary_dim", D)  # null: the whole head, as GPTJAttention does
+    # GPTJConfig's default is 64; null makes GPTJAttention build its angles over hidden_size,
+    # which fits a head only when there is one.
+    rotary_dim = raw.get("rotary_dim", 64)
+    rotary_dim = E if rotary_dim is None else hf_int(raw, "rotary_dim", 64)
     if rotary_dim > D or rotary_dim % 2:
-        raise ValueError(f"config.json: rotary_dim {rotary_dim}: expected an even number of "
-                         f"features up to the head's {D}")
+        raise ValueError(f"config.json: rotary_dim {raw.get('rotary_dim', 64)} rotates "
+                         f"{rotary_dim} features; expected an even number up to the head's {D}")
     config = ModelConfig(
         kind="decoder", num_layers=size["n_layer"], d_model=E, num_heads=H, ffn_dim=F,
         vocab_size=V, norm="layer_norm", norm_position="pre",

@@ -1,18 +1,19 @@
-"""Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama"
-(LlamaModel, LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3", "gemma" and "stablelm".
-All are pre-norm decoders with rotary positions (rotate-half layout), grouped-query attention and
-a gated feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings
-by sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in
-3072). The norms are RMSNorms but StableLM's LayerNorms (with biases); StableLM rotates a
-quarter of each head by default and may run attention and feed-forward side by side from one
-norm (use_parallel_residual), Phi-4-mini rotates three quarters. Phi-3 stores q, k, v in one
-projection and gate and up in another; Qwen3 normalises each query and key head before the
-rotary positions. They differ in biases (LLaMA, Mistral, Phi-3,
-Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v projections but not on the
-output one) and in sliding-window attention: Mistral 7B v0.1 attends through a window of 4096
-positions in every layer, Phi-3-mini-4k through one of 2047, Qwen2 and Qwen3 with
-use_sliding_window in the layers their layer_types (or max_window_layers) name; Mistral v0.2
-and later and the released Qwen2 / Qwen2.5 / Qwen3 use full attention."""
+"""Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama" (LlamaModel,
+LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3", "gemma" and "stablelm". All are pre-norm
+decoders with rotary positions (rotate-half layout), grouped-query attention and a gated feed-
+forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by
+sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072).
+The norms are RMSNorms but StableLM's LayerNorms (with biases); StableLM rotates a quarter of
+each head by default and may run attention and feed-forward side by side from one norm
+(use_parallel_residual); Phi-3 configs may rotate part of each head (Phi-4-mini: three quarters,
+but with longrope). The others rotate whole heads: transformers ignores a partial_rotary_factor
+there, and so does the converter. Phi-3 stores q, k, v in one projection and gate and up in
+another; Qwen3 normalises each query and key head before the rotary positions. They differ in
+biases (LLaMA, Mistral, Phi-3, Qwen3 and Gemma none by default; Qwen2 biases on the q, k and v
+projections but not on the output one) and in sliding-window attention: Mistral 7B v0.1 attends
+through a window of 4096 positions in every layer, Phi-3-mini-4k through one of 2047, Qwen2 and
+Qwen3 with use_sliding_window in the layers their layer_types (or max_window_layers) name;
+Mistral v0.2 and later and the released Qwen2 / Qwen2.5 / Qwen3 use full attention."""
 
 from __future__ import annotations
 
@@ -93,11 +94,13 @@ def _convert(raw: dict, tensors: Tensors, model_type: str, qkv_bias: bool,
                 "stablelm": STABLELM_DEFAULTS}.get(model_type, LLAMA_DEFAULTS)
     size = {key: hf_int(raw, key, default) for key, default in defaults.items()}
     E, H, F = size["hidden_size"], size["num_attention_heads"], size["intermediate_size"]
-    Hkv = hf_int(raw, "num_key_value_heads", H)
+    Hkv = hf_int(raw, "num_key_value_heads", 32 if stablelm else H)  # the config classes' default
     head_dim = hf_int(raw, "head_dim", size.get("head_dim", E // H))
     window, window_layers = _sliding_window(raw, model_type, size["num_hidden_layers"])
     mlp_bias = bool(raw.get("mlp_bias", False))
-    rope_base, rotary_dim = hf_rope(raw, head_dim, 0.25 if stablelm else 1.0)
+    # Only Phi-3 and StableLM rotate part of each head; the others ignore the factor.
+    fraction = {"phi3": 1.0, "stablelm": 0.25}.get(model_type)
+    rope_base, rotary_dim = hf_rope(raw, head_dim, fraction)
     # StableLM with use_parallel_residual: one norm feeds attention and feed-forward alike.
     parallel = stablelm and raw.get("use_parallel_residual", False) is True
     # Our config has one switch for the attention projections' biases; a checkpoint with biases
@@ -189,10 +192,11 @@ def convert_gemma(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
 
 
 def convert_phi3(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
-    """model_type "phi3" (Phi-3, Phi-3.5 mini, Phi-4-mini): LLaMA's layer with q, k, v in one
-    projection and gate and up in another, no biases, a sliding window in every layer when the
-    config has one (Phi-3-mini-4k: 2047), rotary positions on partial_rotary_factor of each head
-    (Phi-4-mini: 3/4). The long-context variants' "longrope" scaling is refused."""
+    """model_type "phi3" (Phi-3, Phi-3.5 mini): LLaMA's layer with q, k, v in one projection and
+    gate and up in another, no biases, a sliding window in every layer when the config has one
+    (Phi-3-mini-4k: 2047), rotary positions on partial_rotary_factor of each head. The
+    long-context variants' "longrope" scaling is refused, and with it Phi-4-mini (3/4 rotated,
+    longrope)."""
     return _convert(raw, tensors, "phi3", qkv_bias=False, out_bias=False)
 
 

@@ -34,7 +34,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         raise ValueError(f"config.json: num_attention_heads={H} does not divide hidden_size={E}")
     Hkv = hf_int(raw, "num_key_value_heads", H)
     D = E // H
-    rope_base, rotary_dim = hf_rope(raw, D)
+    rope_base, rotary_dim = hf_rope(raw, D, 0.5)
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
         num_kv_heads=Hkv, ffn_dim=F, vocab_size=V, norm="layer_norm", norm_position="pre",
