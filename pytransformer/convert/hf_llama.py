@@ -1,7 +1,7 @@
 """Hugging Face LLaMA-family decoders -> our config and canonical tensors: "llama" (LlamaModel,
 LlamaForCausalLM), "mistral", "phi3", "qwen2", "qwen3", "gemma" and "stablelm". All are pre-norm
-decoders with rotary positions (rotate-half layout), grouped-query attention and a gated feed-
-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by
+decoders with rotary positions (rotate-half layout), grouped-query attention and a gated
+feed-forward (SwiGLU; Gemma's tanh GELU, its norms scaling by 1 + weight, its embeddings by
 sqrt(hidden_size)); heads of head_dim need not divide hidden_size (Gemma 7B: 16 x 256 in 3072).
 The norms are RMSNorms but StableLM's LayerNorms (with biases); StableLM rotates a quarter of
 each head by default and may run attention and feed-forward side by side from one norm
