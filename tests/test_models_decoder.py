@@ -219,6 +219,15 @@ def _assert_left_padded_greedy_matches(hf, model, rng, pad):
     np.testing.assert_array_equal(got, want)
 
 
+def _randomize_norms_and_biases(hf):
+    """Random-init LayerNorms are the identity and biases zero: draw every 1-D parameter (the
+    models below have no other) around 1 for a norm's gain, around 0 for a bias."""
+    with torch.no_grad():
+        for name, p in hf.named_parameters():
+            if p.dim() == 1:
+                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+
+
 def _parallel_family(kind, **extra):
     sizes = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                  num_attention_heads=4, max_position_embeddings=64, bos_token_id=0,
@@ -244,10 +253,7 @@ def test_parallel_residual_partial_rotary_match_transformers(kind, extra, tmp_pa
     generation against transformers."""
     torch.manual_seed(8)
     hf = _parallel_family(kind, **extra)
-    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
-        for name, p in hf.named_parameters():
-            if p.dim() == 1:
-                p.normal_(1.0 if "norm" in name and name.endswith("weight") else 0.0, 0.2)
+    _randomize_norms_and_biases(hf)
     model = _save(hf, tmp_path)
     rotary = model.config.rotary_dim or model.config.head_dim
     assert rotary == int(model.config.head_dim * extra.get("rotary_pct",
@@ -270,10 +276,7 @@ def test_gptj_matches_transformers(rotary_dim, tmp_path, rng):
                                      rotary_dim=rotary_dim, n_positions=64, bos_token_id=0,
                                      eos_token_id=0)
     hf = transformers.GPTJForCausalLM(config)
-    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
-        for name, p in hf.named_parameters():
-            if p.dim() == 1:
-                p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
+    _randomize_norms_and_biases(hf)
     model = _save(hf, tmp_path)
     assert model.config.parallel_residual and model.config.rotary_dim == (
         None if rotary_dim == 16 else rotary_dim)
@@ -294,10 +297,7 @@ def test_gpt_bigcode_matches_transformers(multi_query, tmp_path, rng):
                                            n_positions=64, multi_query=multi_query,
                                            bos_token_id=0, eos_token_id=0)
     hf = transformers.GPTBigCodeForCausalLM(config)
-    with torch.no_grad():  # random-init LayerNorms are the identity, biases zero: make them count
-        for name, p in hf.named_parameters():
-            if p.dim() == 1:
-                p.normal_(1.0 if "ln" in name and name.endswith("weight") else 0.0, 0.2)
+    _randomize_norms_and_biases(hf)
     model = _save(hf, tmp_path)
     assert model.config.kv_heads == (1 if multi_query else 4)
     ids, mask = _right_padded(rng, 3, 14)

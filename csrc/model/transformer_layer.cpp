@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "cpu/aligned.h"
+#include "kernels/rotary_features.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/layer_norm.h"
-#include "kernels/rotary_features.h"
 #include "ops/rotary.h"
 
 namespace pt::model {
@@ -172,6 +172,16 @@ void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
   }
   const int64_t n = h.numel();
 
+  if (shape_.parallel_residual) {  // x + attn(norm1(x)) + ffn(norm2(x))
+    const auto normed = dense(workspace(kNormed, n), h.shape);
+    const auto attended = dense(workspace(kStreamA, n), h.shape);  // x + attn(norm1(x))
+    self_.norm.apply(h, normed);
+    self_attention(as_const(normed), h, in, attended);
+    ffn_.norm.apply(h, normed);
+    feed_forward(as_const(normed), as_const(attended), in, out);
+    return;
+  }
+
   // The residual stream: each block reads x and writes the next x, the last one into `out`.
   using Block = void (TransformerLayer::*)(const ops::ConstView&, const ops::ConstView&,
                                            const LayerInputs&, const ops::MutView&) const;
@@ -185,15 +195,6 @@ void TransformerLayer::forward(const ops::ConstView& h, const LayerInputs& in,
   if (cross_) steps[count++] = {&TransformerLayer::cross_attention, &cross_->norm};
   steps[count++] = {&TransformerLayer::feed_forward, &ffn_.norm};
 
-  if (shape_.parallel_residual) {  // x + attn(norm1(x)) + ffn(norm2(x))
-    const auto normed = dense(workspace(kNormed, n), h.shape);
-    const auto attended = dense(workspace(kStreamA, n), h.shape);  // x + attn(norm1(x))
-    self_.norm.apply(h, normed);
-    self_attention(as_const(normed), h, in, attended);
-    ffn_.norm.apply(h, normed);
-    feed_forward(as_const(normed), as_const(attended), in, out);
-    return;
-  }
   ops::ConstView x = h;
   for (int i = 0; i < count; ++i) {
     const ops::MutView next =

@@ -35,6 +35,15 @@ def hf_int(raw: dict, field: str, default: int, minimum: int = 1) -> int:
     return check_int(default if value is None else value, f"config.json: {field}", minimum)
 
 
+def hf_head_dim(width: int, heads: int, width_field: str, heads_field: str) -> int:
+    """Each head's width, width / heads, for families whose heads split the hidden width; a
+    ValueError naming config.json's fields when they do not."""
+    if width % heads:
+        raise ValueError(f"config.json: {heads_field}={heads} does not divide "
+                         f"{width_field}={width}")
+    return width // heads
+
+
 def hf_rope(raw: dict, head_dim: int, fraction_default: Optional[float] = None, *,
             fraction_field: str = "partial_rotary_factor",
             base_field: str = "rope_theta") -> Tuple[float, Optional[int]]:
@@ -82,6 +91,15 @@ def stack_qkv_by_kind(rows: np.ndarray, heads: int, head_dim: int) -> np.ndarray
     ours: every head's q, then every k, then every v ([3, H, D])."""
     grouped = rows.reshape((heads, 3, head_dim) + rows.shape[1:]).swapaxes(0, 1)
     return np.ascontiguousarray(grouped.reshape(rows.shape))
+
+
+def linear(src: "Source", name: str, ours: str, rows: int, cols: int, bias: bool = True) -> Tensors:
+    """The nn.Linear ``name`` (weight [rows, cols], and bias [rows] if ``bias``) under our name
+    ``ours``."""
+    out = {ours + ".weight": src.get(name + ".weight", (rows, cols))}
+    if bias:
+        out[ours + ".bias"] = src.get(name + ".bias", (rows,))
+    return out
 
 
 def layer_norm(src: "Source", name: str, ours: str, width: int) -> Tensors:

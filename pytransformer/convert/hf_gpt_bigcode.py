@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, layer_norm, stack_qkv_by_kind
+from ._common import (Source, Tensors, hf_activation, hf_head_dim, hf_int, layer_norm, linear,
+                      stack_qkv_by_kind)
 
 # GPTBigCodeConfig's defaults, used for a field missing from config.json (as transformers does).
 BIGCODE_DEFAULTS = {"vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12,
@@ -29,9 +30,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     size = {key: hf_int(raw, key, default) for key, default in BIGCODE_DEFAULTS.items()}
     E, H, V, P = size["n_embd"], size["n_head"], size["vocab_size"], size["n_positions"]
     F = hf_int(raw, "n_inner", 4 * E)
-    if E % H:
-        raise ValueError(f"config.json: n_head={H} does not divide n_embd={E}")
-    D = E // H
+    D = hf_head_dim(E, H, "n_embd", "n_head")
     multi_query = raw.get("multi_query", True) is not False
     Hkv = 1 if multi_query else H
     config = ModelConfig(
@@ -44,10 +43,6 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         pad_token_id=raw.get("pad_token_id"))
     src = Source(tensors, "transformer.")
 
-    def linear(name: str, ours: str, rows: int, cols: int) -> Tensors:
-        return {ours + ".weight": src.get(name + ".weight", (rows, cols)),
-                ours + ".bias": src.get(name + ".bias", (rows,))}
-
     out = {"embed.tokens": src.get("wte.weight", (V, E)),
            "embed.positions": src.get("wpe.weight", (P, E))}
     out.update(layer_norm(src, "ln_f", "decoder.final_norm", E))
@@ -55,13 +50,13 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         out["lm_head.weight"] = Source(tensors).get("lm_head.weight", (V, E))
     for i in range(config.num_layers):
         layer, ours = f"h.{i}.", f"decoder.{i}."
-        qkv = linear(layer + "attn.c_attn", ours + "self_attn.qkv", E + 2 * Hkv * D, E)
+        qkv = linear(src, layer + "attn.c_attn", ours + "self_attn.qkv", E + 2 * Hkv * D, E)
         if not multi_query:
             qkv = {name: stack_qkv_by_kind(rows, H, D) for name, rows in qkv.items()}
         out.update(qkv)
-        out.update(linear(layer + "attn.c_proj", ours + "self_attn.out", E, E))
-        out.update(linear(layer + "mlp.c_fc", ours + "ffn.up", F, E))
-        out.update(linear(layer + "mlp.c_proj", ours + "ffn.down", E, F))
+        out.update(linear(src, layer + "attn.c_proj", ours + "self_attn.out", E, E))
+        out.update(linear(src, layer + "mlp.c_fc", ours + "ffn.up", F, E))
+        out.update(linear(src, layer + "mlp.c_proj", ours + "ffn.down", E, F))
         out.update(layer_norm(src, layer + "ln_1", ours + "self_attn_norm", E))
         out.update(layer_norm(src, layer + "ln_2", ours + "ffn_norm", E))
     return config, out

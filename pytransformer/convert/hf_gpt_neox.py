@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Tuple
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm, stack_qkv_by_kind
+from ._common import (Source, Tensors, hf_activation, hf_head_dim, hf_int, hf_rope, layer_norm,
+                      linear, stack_qkv_by_kind)
 
 # GPTNeoXConfig's defaults, used for a field missing from config.json (as transformers does).
 NEOX_DEFAULTS = {"vocab_size": 50432, "hidden_size": 6144, "num_hidden_layers": 44,
@@ -26,9 +27,7 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     size = {key: hf_int(raw, key, default) for key, default in NEOX_DEFAULTS.items()}
     E, H, F, V = (size["hidden_size"], size["num_attention_heads"], size["intermediate_size"],
                   size["vocab_size"])
-    if E % H:
-        raise ValueError(f"config.json: num_attention_heads={H} does not divide hidden_size={E}")
-    D = E // H
+    D = hf_head_dim(E, H, "hidden_size", "num_attention_heads")
     rope_base, rotary_dim = hf_rope(raw, D, 0.25, fraction_field="rotary_pct",
                                     base_field="rotary_emb_base")
     bias = raw.get("attention_bias", True) is not False
@@ -44,28 +43,20 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         pad_token_id=raw.get("pad_token_id"))
     src = Source(tensors, "gpt_neox.")
 
-    def linear(name: str, ours: str, rows: int, cols: int, has_bias: bool = True) -> Tensors:
-        out = {ours + ".weight": src.get(name + ".weight", (rows, cols))}
-        if has_bias:
-            out[ours + ".bias"] = src.get(name + ".bias", (rows,))
-        return out
-
-    def norm(name: str, ours: str) -> Tensors:
-        return layer_norm(src, name, ours, E)
-
     out = {"embed.tokens": src.get("embed_in.weight", (V, E))}
-    out.update(norm("final_layer_norm", "decoder.final_norm"))
+    out.update(layer_norm(src, "final_layer_norm", "decoder.final_norm", E))
     if not config.tie_word_embeddings:
         root = Source(tensors)
         head = "lm_head.weight" if root.has("lm_head.weight") else "embed_out.weight"
         out["lm_head.weight"] = root.get(head, (V, E))
     for i in range(config.num_layers):
         layer, ours = f"layers.{i}.", f"decoder.{i}."
-        qkv = linear(layer + "attention.query_key_value", ours + "self_attn.qkv", 3 * E, E, bias)
+        qkv = linear(src, layer + "attention.query_key_value", ours + "self_attn.qkv", 3 * E, E,
+                     bias)
         out.update({name: stack_qkv_by_kind(rows, H, D) for name, rows in qkv.items()})
-        out.update(linear(layer + "attention.dense", ours + "self_attn.out", E, E, bias))
-        out.update(norm(layer + "input_layernorm", ours + "self_attn_norm"))
-        out.update(linear(layer + "mlp.dense_h_to_4h", ours + "ffn.up", F, E))
-        out.update(linear(layer + "mlp.dense_4h_to_h", ours + "ffn.down", E, F))
-        out.update(norm(layer + "post_attention_layernorm", ours + "ffn_norm"))
+        out.update(linear(src, layer + "attention.dense", ours + "self_attn.out", E, E, bias))
+        out.update(layer_norm(src, layer + "input_layernorm", ours + "self_attn_norm", E))
+        out.update(linear(src, layer + "mlp.dense_h_to_4h", ours + "ffn.up", F, E))
+        out.update(linear(src, layer + "mlp.dense_4h_to_h", ours + "ffn.down", E, F))
+        out.update(layer_norm(src, layer + "post_attention_layernorm", ours + "ffn_norm", E))
     return config, out

@@ -19,7 +19,7 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, layer_norm
+from ._common import Source, Tensors, hf_activation, hf_head_dim, hf_int, layer_norm
 
 # GPTJConfig's defaults, used for a field missing from config.json (as transformers does).
 GPTJ_DEFAULTS = {"vocab_size": 50400, "n_embd": 4096, "n_layer": 28, "n_head": 16,
@@ -37,13 +37,10 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     size = {key: hf_int(raw, key, default) for key, default in GPTJ_DEFAULTS.items()}
     E, H, V = size["n_embd"], size["n_head"], size["vocab_size"]
     F = hf_int(raw, "n_inner", 4 * E)
-    if E % H:
-        raise ValueError(f"config.json: n_head={H} does not divide n_embd={E}")
-    D = E // H
+    D = hf_head_dim(E, H, "n_embd", "n_head")
     # GPTJConfig's default is 64; null makes GPTJAttention build its angles over hidden_size,
     # which fits a head only when there is one.
-    rotary_dim = raw.get("rotary_dim", 64)
-    rotary_dim = E if rotary_dim is None else hf_int(raw, "rotary_dim", 64)
+    rotary_dim = E if raw.get("rotary_dim", 64) is None else hf_int(raw, "rotary_dim", 64)
     if rotary_dim > D or rotary_dim % 2:
         raise ValueError(f"config.json: rotary_dim {raw.get('rotary_dim', 64)} rotates "
                          f"{rotary_dim} features; expected an even number up to the head's {D}")
@@ -60,11 +57,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     # Rows of the q and k projections, head by head, in rotate-half order (see the docstring).
     rows = (np.arange(H)[:, None] * D + rotate_half_order(D, rotary_dim)).reshape(-1)
 
-    def norm(name: str, ours: str) -> Tensors:
-        return layer_norm(src, name, ours, E)
-
     out = {"embed.tokens": src.get("wte.weight", (V, E))}
-    out.update(norm("ln_f", "decoder.final_norm"))
+    out.update(layer_norm(src, "ln_f", "decoder.final_norm", E))
     root = Source(tensors)
     if not config.tie_word_embeddings:
         out["lm_head.weight"] = root.get("lm_head.weight", (V, E))
@@ -81,6 +75,6 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
             out[ours + f"ffn.{our_name}.weight"] = src.get(layer + f"mlp.{hf_name}.weight", shape)
             out[ours + f"ffn.{our_name}.bias"] = src.get(layer + f"mlp.{hf_name}.bias", shape[:1])
         # One LayerNorm feeds both blocks: ours normalises twice with the same weights.
-        out.update(norm(layer + "ln_1", ours + "self_attn_norm"))
-        out.update(norm(layer + "ln_1", ours + "ffn_norm"))
+        out.update(layer_norm(src, layer + "ln_1", ours + "self_attn_norm", E))
+        out.update(layer_norm(src, layer + "ln_1", ours + "ffn_norm", E))
     return config, out

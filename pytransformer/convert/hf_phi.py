@@ -16,7 +16,8 @@ from typing import Tuple
 import numpy as np
 
 from ..config import ModelConfig
-from ._common import Source, Tensors, hf_activation, hf_int, hf_rope, layer_norm
+from ._common import (Source, Tensors, hf_activation, hf_head_dim, hf_int, hf_rope, layer_norm,
+                      linear)
 
 # PhiConfig's defaults, used for a field missing from config.json (as transformers does).
 PHI_DEFAULTS = {"vocab_size": 51200, "hidden_size": 2048, "intermediate_size": 8192,
@@ -30,10 +31,8 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
                   size["vocab_size"])
     if raw.get("qk_layernorm"):
         raise ValueError("config.json: qk_layernorm is not supported; supported: false")
-    if E % H:
-        raise ValueError(f"config.json: num_attention_heads={H} does not divide hidden_size={E}")
     Hkv = hf_int(raw, "num_key_value_heads", H)
-    D = E // H
+    D = hf_head_dim(E, H, "hidden_size", "num_attention_heads")
     rope_base, rotary_dim = hf_rope(raw, D, 0.5)
     config = ModelConfig(
         kind="decoder", num_layers=size["num_hidden_layers"], d_model=E, num_heads=H,
@@ -47,17 +46,14 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
         parallel_residual=True, pad_token_id=raw.get("pad_token_id"))
     src = Source(tensors, "model.")
 
-    def linear(names, ours: str, rows, cols: int) -> Tensors:
+    def stacked_linear(names, ours: str, rows, cols: int) -> Tensors:  # q, k, v as one
         return {ours + ".weight": np.concatenate([src.get(n + ".weight", (r, cols))
                                                   for n, r in zip(names, rows)]),
                 ours + ".bias": np.concatenate([src.get(n + ".bias", (r,))
                                                 for n, r in zip(names, rows)])}
 
-    def norm(name: str, ours: str) -> Tensors:
-        return layer_norm(src, name, ours, E)
-
     out = {"embed.tokens": src.get("embed_tokens.weight", (V, E))}
-    out.update(norm("final_layernorm", "decoder.final_norm"))
+    out.update(layer_norm(src, "final_layernorm", "decoder.final_norm", E))
     root = Source(tensors)
     if not config.tie_word_embeddings:
         out["lm_head.weight"] = root.get("lm_head.weight", (V, E))
@@ -65,12 +61,12 @@ def convert(raw: dict, tensors: Tensors) -> Tuple[ModelConfig, Tensors]:
     for i in range(config.num_layers):
         layer, ours = f"layers.{i}.", f"decoder.{i}."
         attn = layer + "self_attn."
-        out.update(linear([attn + p + "_proj" for p in "qkv"], ours + "self_attn.qkv",
-                          [H * D, Hkv * D, Hkv * D], E))
-        out.update(linear([attn + "dense"], ours + "self_attn.out", [E], H * D))
-        out.update(linear([layer + "mlp.fc1"], ours + "ffn.up", [F], E))
-        out.update(linear([layer + "mlp.fc2"], ours + "ffn.down", [E], F))
+        out.update(stacked_linear([attn + p + "_proj" for p in "qkv"], ours + "self_attn.qkv",
+                                  [H * D, Hkv * D, Hkv * D], E))
+        out.update(linear(src, attn + "dense", ours + "self_attn.out", E, H * D))
+        out.update(linear(src, layer + "mlp.fc1", ours + "ffn.up", F, E))
+        out.update(linear(src, layer + "mlp.fc2", ours + "ffn.down", E, F))
         # One LayerNorm feeds both blocks: ours normalises twice with the same weights.
-        out.update(norm(layer + "input_layernorm", ours + "self_attn_norm"))
-        out.update(norm(layer + "input_layernorm", ours + "ffn_norm"))
+        out.update(layer_norm(src, layer + "input_layernorm", ours + "self_attn_norm", E))
+        out.update(layer_norm(src, layer + "input_layernorm", ours + "ffn_norm", E))
     return config, out
